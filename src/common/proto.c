@@ -1,0 +1,119 @@
+/* Length-prefixed JSON messages on a stream (vsock in the guest, unix
+ * sockets on the host). A frame larger than RUNVM_PROTO_MAX_MESSAGE is an
+ * error so a hostile peer cannot make us allocate without bound. */
+#include <config.h>
+#include "proto.h"
+#include "utils.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <string.h>
+
+int
+proto_send (int fd, const char *json, size_t len, runvm_error_t *err)
+{
+  uint32_t be;
+
+  if (len > RUNVM_PROTO_MAX_MESSAGE)
+    return runvm_make_error (err, 0, "message of %zu bytes is too large", len);
+  be = htonl ((uint32_t) len);
+  if (write_all (fd, &be, sizeof be) < 0 || write_all (fd, json, len) < 0)
+    return runvm_make_error (err, errno, "send message");
+  return 0;
+}
+
+int
+proto_recv (int fd, char **json, size_t *len, runvm_error_t *err)
+{
+  uint32_t be, n;
+  size_t got = 0;
+  cleanup_free char *buf = NULL;
+
+  if (read_all (fd, &be, sizeof be, &got) < 0)
+    return runvm_make_error (err, errno, "receive message");
+  if (got == 0)
+    return 0;
+  if (got < sizeof be)
+    return runvm_make_error (err, 0, "receive message: truncated header");
+  n = ntohl (be);
+  if (n > RUNVM_PROTO_MAX_MESSAGE)
+    return runvm_make_error (err, 0, "receive message: frame of %u bytes is too large", n);
+  buf = malloc ((size_t) n + 1);
+  if (buf == NULL)
+    return runvm_make_error (err, ENOMEM, "receive message");
+  if (read_all (fd, buf, n, &got) < 0)
+    return runvm_make_error (err, errno, "receive message");
+  if (got < n)
+    return runvm_make_error (err, 0, "receive message: truncated body (%zu of %u bytes)", got, n);
+  buf[n] = '\0';
+  if (len)
+    *len = n;
+  *json = steal_pointer (&buf);
+  return 1;
+}
+
+int
+proto_recv_tree (int fd, yajl_val *tree, const char **type, runvm_error_t *err)
+{
+  cleanup_free char *json = NULL;
+  char errbuf[256] = "";
+  yajl_val t;
+  int r;
+
+  r = proto_recv (fd, &json, NULL, err);
+  if (r <= 0)
+    return r;
+  t = yajl_tree_parse (json, errbuf, sizeof errbuf);
+  if (t == NULL)
+    return runvm_make_error (err, 0, "receive message: invalid JSON: %s", errbuf);
+  if (!YAJL_IS_OBJECT (t) || proto_get_string (t, "type") == NULL)
+    {
+      yajl_tree_free (t);
+      return runvm_make_error (err, 0, "receive message: not an object with a string `type`");
+    }
+  *tree = t;
+  if (type)
+    *type = proto_get_string (t, "type");
+  return 1;
+}
+
+yajl_val
+proto_get (yajl_val obj, const char *key)
+{
+  size_t i;
+
+  if (obj == NULL || !YAJL_IS_OBJECT (obj))
+    return NULL;
+  for (i = 0; i < obj->u.object.len; i++)
+    if (strcmp (obj->u.object.keys[i], key) == 0)
+      return obj->u.object.values[i];
+  return NULL;
+}
+
+const char *
+proto_get_string (yajl_val obj, const char *key)
+{
+  yajl_val v = proto_get (obj, key);
+  return YAJL_IS_STRING (v) ? v->u.string : NULL;
+}
+
+int
+proto_get_int (yajl_val obj, const char *key, long long *out)
+{
+  yajl_val v = proto_get (obj, key);
+  if (!YAJL_IS_INTEGER (v))
+    return -1;
+  *out = YAJL_GET_INTEGER (v);
+  return 0;
+}
+
+int
+proto_get_bool (yajl_val obj, const char *key, int dflt)
+{
+  yajl_val v = proto_get (obj, key);
+  if (YAJL_IS_TRUE (v))
+    return 1;
+  if (YAJL_IS_FALSE (v))
+    return 0;
+  return dflt;
+}

@@ -1,0 +1,209 @@
+/* Helpers for files and processes shared by the host and guest programs. */
+#include <config.h>
+#include "utils.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int
+read_all (int fd, void *buf, size_t len, size_t *got)
+{
+  size_t done = 0;
+
+  while (done < len)
+    {
+      ssize_t r = read (fd, (char *) buf + done, len - done);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        break;
+      done += r;
+    }
+  if (got)
+    *got = done;
+  if (done < len && got == NULL)
+    {
+      errno = EPIPE;
+      return -1;
+    }
+  return 0;
+}
+
+int
+write_all (int fd, const void *buf, size_t len)
+{
+  size_t done = 0;
+
+  while (done < len)
+    {
+      ssize_t r = write (fd, (const char *) buf + done, len - done);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return -1;
+      done += r;
+    }
+  return 0;
+}
+
+int
+read_file (const char *path, char **out, size_t *len, runvm_error_t *err)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  cleanup_free char *buf = NULL;
+  size_t used = 0, alloc = 0;
+
+  if (fd < 0)
+    return runvm_make_error (err, errno, "open `%s`", path);
+  for (;;)
+    {
+      ssize_t r;
+      if (used + 4096 + 1 > alloc)
+        {
+          char *n;
+          alloc = alloc ? alloc * 2 : 8192;
+          n = realloc (buf, alloc);
+          if (n == NULL)
+            return runvm_make_error (err, ENOMEM, "read `%s`", path);
+          buf = n;
+        }
+      r = read (fd, buf + used, alloc - used - 1);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return runvm_make_error (err, errno, "read `%s`", path);
+      if (r == 0)
+        break;
+      used += r;
+    }
+  if (buf == NULL)
+    buf = calloc (1, 1);
+  buf[used] = '\0';
+  if (len)
+    *len = used;
+  *out = steal_pointer (&buf);
+  return 0;
+}
+
+int
+write_file_atomic (const char *path, const void *data, size_t len, runvm_error_t *err)
+{
+  cleanup_free char *tmp = NULL;
+  cleanup_close int fd = -1;
+
+  if (asprintf (&tmp, "%s.tmp", path) < 0)
+    return runvm_make_error (err, ENOMEM, "asprintf");
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return runvm_make_error (err, errno, "open `%s`", tmp);
+  if (write_all (fd, data, len) < 0)
+    {
+      int saved = errno;
+      unlink (tmp);
+      return runvm_make_error (err, saved, "write `%s`", tmp);
+    }
+  if (rename (tmp, path) < 0)
+    {
+      int saved = errno;
+      unlink (tmp);
+      return runvm_make_error (err, saved, "rename `%s`", tmp);
+    }
+  return 0;
+}
+
+int
+mkdir_p (const char *path, mode_t mode, runvm_error_t *err)
+{
+  cleanup_free char *copy = strdup (path);
+  char *p;
+
+  if (copy == NULL)
+    return runvm_make_error (err, ENOMEM, "strdup");
+  for (p = copy + 1; *p; p++)
+    {
+      if (*p != '/')
+        continue;
+      *p = '\0';
+      if (mkdir (copy, mode) < 0 && errno != EEXIST)
+        return runvm_make_error (err, errno, "mkdir `%s`", copy);
+      *p = '/';
+    }
+  if (mkdir (copy, mode) < 0 && errno != EEXIST)
+    return runvm_make_error (err, errno, "mkdir `%s`", copy);
+  return 0;
+}
+
+static int
+remove_tree_at (int parentfd, const char *name, runvm_error_t *err)
+{
+  int fd;
+  DIR *dir;
+  struct dirent *de;
+
+  if (unlinkat (parentfd, name, 0) == 0 || errno == ENOENT)
+    return 0;
+  if (errno != EISDIR && errno != EPERM)
+    return runvm_make_error (err, errno, "unlink `%s`", name);
+  fd = openat (parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return runvm_make_error (err, errno, "open `%s`", name);
+  dir = fdopendir (fd);
+  if (dir == NULL)
+    {
+      close (fd);
+      return runvm_make_error (err, errno, "fdopendir `%s`", name);
+    }
+  while ((de = readdir (dir)))
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (remove_tree_at (dirfd (dir), de->d_name, err) < 0)
+        {
+          closedir (dir);
+          return -1;
+        }
+    }
+  closedir (dir);
+  if (unlinkat (parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return runvm_make_error (err, errno, "rmdir `%s`", name);
+  return 0;
+}
+
+int
+remove_tree (const char *path, runvm_error_t *err)
+{
+  return remove_tree_at (AT_FDCWD, path, err);
+}
+
+unsigned long long
+process_start_time (pid_t pid)
+{
+  char path[64], buf[1024];
+  cleanup_close int fd = -1;
+  ssize_t r;
+  char *p;
+  int field;
+
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  r = read (fd, buf, sizeof buf - 1);
+  if (r <= 0)
+    return 0;
+  buf[r] = '\0';
+  /* The command name may contain spaces and parentheses: skip past the last ')'. */
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return 0;
+  p++;
+  for (field = 2; field < 22 && p; field++)
+    p = strchr (p + 1, ' ');
+  if (p == NULL)
+    return 0;
+  return strtoull (p + 1, NULL, 10);
+}

@@ -1,0 +1,83 @@
+/* Small helpers used everywhere: GCC cleanup attributes so resources are
+ * released on every return path, and ownership moves with steal_pointer(). */
+#ifndef RUNVM_UTILS_H
+#define RUNVM_UTILS_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+static inline void
+cleanup_freep (void *p)
+{
+  void **pp = (void **) p;
+  free (*pp);
+}
+static inline void
+cleanup_closep (int *fd)
+{
+  if (*fd >= 0)
+    {
+      int saved = errno;
+      close (*fd);
+      errno = saved;
+    }
+}
+static inline void
+cleanup_filep (FILE **f)
+{
+  if (*f)
+    fclose (*f);
+}
+static inline void
+cleanup_errorp (runvm_error_t *err)
+{
+  runvm_error_release (err);
+}
+
+#define cleanup_free __attribute__ ((cleanup (cleanup_freep)))
+#define cleanup_close __attribute__ ((cleanup (cleanup_closep)))
+#define cleanup_file __attribute__ ((cleanup (cleanup_filep)))
+#define cleanup_error __attribute__ ((cleanup (cleanup_errorp)))
+
+static inline void *
+steal_pointer_impl (void *pp)
+{
+  void **p = (void **) pp;
+  void *r = *p;
+  *p = NULL;
+  return r;
+}
+#define steal_pointer(pp) ((__typeof__ (*(pp))) steal_pointer_impl (pp))
+
+static inline int
+steal_fd (int *fd)
+{
+  int r = *fd;
+  *fd = -1;
+  return r;
+}
+
+#define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
+
+/* Reads/writes the whole buffer, retrying on EINTR and short transfers.
+ * Return 0 on success, -1 with errno set (read_all: EPIPE-free short EOF
+ * returns the number of bytes actually read via *got if non-NULL). */
+int read_all (int fd, void *buf, size_t len, size_t *got);
+int write_all (int fd, const void *buf, size_t len);
+/* Reads a whole file into a NUL-terminated buffer. */
+int read_file (const char *path, char **out, size_t *len, runvm_error_t *err);
+/* Writes a file atomically: PATH.tmp then rename(). */
+int write_file_atomic (const char *path, const void *data, size_t len, runvm_error_t *err);
+/* mkdir -p */
+int mkdir_p (const char *path, mode_t mode, runvm_error_t *err);
+/* rm -rf of a directory tree that runvm created (no symlink following). */
+int remove_tree (const char *path, runvm_error_t *err);
+/* Process start time (field 22 of /proc/PID/stat), 0 if unknown. */
+unsigned long long process_start_time (pid_t pid);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder until the oci-spec parser lands */
