@@ -10,7 +10,10 @@
 #include "runvm.h"
 #include "utils.h"
 
+int cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err);
+
 static const struct runvm_command commands[] = {
+  { "vm", cmd_vm, "boot a kernel in runvm's monitor (debugging, benchmarks)" },
   { NULL, NULL, NULL },
 };
 

@@ -1,0 +1,139 @@
+/* `runvm vm`: boots a kernel with runvm's monitor and nothing else. Used by
+ * the monitor's end-to-end tests and bench/boot; not part of runc's CLI.
+ * Exit status: 0 guest powered off, 250 triple fault, 251 KVM error,
+ * 252 guest halted, 137 stopped by a signal; 1 setup error. */
+#include <config.h>
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runvm.h"
+#include "utils.h"
+#include "vm.h"
+
+static struct vm *running_vm;
+
+static void
+on_signal (int sig)
+{
+  if (running_vm)
+    vm_request_stop (running_vm, VM_END_KILLED);
+}
+
+int
+vm_end_exit_status (enum vm_end_reason r)
+{
+  switch (r)
+    {
+    case VM_END_POWEROFF:
+      return 0;
+    case VM_END_SHUTDOWN:
+      return 250;
+    case VM_END_INTERNAL:
+      return 251;
+    case VM_END_HALTED:
+      return 252;
+    case VM_END_KILLED:
+      return 137;
+    default:
+      return 1;
+    }
+}
+
+int
+cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+{
+  static const struct option opts[] = {
+    { "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'i' },
+    { "cpus", required_argument, NULL, 'c' },   { "mem", required_argument, NULL, 'm' },
+    { "console", required_argument, NULL, 'o' }, { "append", required_argument, NULL, 'a' },
+    { "vsock", required_argument, NULL, 'v' },  { "share", required_argument, NULL, 's' },
+    { "rng", no_argument, NULL, 'r' },          { "timing", no_argument, NULL, 't' },
+    { "virtiofsd", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
+    { NULL, 0, NULL, 0 },
+  };
+  struct vm_config cfg = { .vcpus = 1, .mem_bytes = 256ULL << 20, .console_fd = -1, .guest_cid = 3,
+                           .virtiofsd_path = VIRTIOFSD_PATH, .state_dir = "/tmp" };
+  struct vm *vm = NULL;
+  enum vm_end_reason why;
+  struct sigaction sa;
+  bool timing = false;
+  int c;
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 'k':
+        cfg.kernel_path = optarg;
+        break;
+      case 'i':
+        cfg.initrd_path = optarg;
+        break;
+      case 'c':
+        cfg.vcpus = (unsigned) strtoul (optarg, NULL, 10);
+        break;
+      case 'm':
+        cfg.mem_bytes = strtoull (optarg, NULL, 10) << 20;
+        break;
+      case 'o':
+        if (strcmp (optarg, "-") == 0)
+          cfg.console_fd = 1;
+        else
+          cfg.console_log = optarg;
+        break;
+      case 'a':
+        cfg.cmdline = optarg;
+        break;
+      case 'v':
+        cfg.vsock_uds = optarg;
+        break;
+      case 's':
+        {
+          char *eq = strchr (optarg, '=');
+          if (eq == NULL || cfg.n_shares >= VM_MAX_SHARES)
+            return runvm_make_error (err, 0, "--share expects TAG=DIR");
+          *eq = '\0';
+          cfg.shares[cfg.n_shares].tag = optarg;
+          cfg.shares[cfg.n_shares++].path = eq + 1;
+        }
+        break;
+      case 'r':
+        cfg.rng = true;
+        break;
+      case 't':
+        timing = true;
+        break;
+      case 'f':
+        cfg.virtiofsd_path = optarg;
+        break;
+      case 'd':
+        cfg.state_dir = optarg;
+        break;
+      default:
+        return runvm_make_error (err, 0, "vm: unknown option");
+      }
+  if (cfg.kernel_path == NULL)
+    return runvm_make_error (err, 0, "vm: --kernel is required");
+  if (vm_create (&vm, &cfg, err) < 0)
+    return -1;
+  running_vm = vm;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGINT, &sa, NULL);
+  why = vm_run (vm);
+  if (timing)
+    fprintf (stderr, "runvm vm: setup %.3f ms before the first KVM_RUN\n",
+             (vm->setup_done_ns - vm->create_start_ns) / 1e6);
+  if (why != VM_END_POWEROFF)
+    fprintf (stderr, "runvm vm: %s%s%s\n", vm_end_reason_string (why), vm->end_detail[0] ? ": " : "",
+             vm->end_detail);
+  running_vm = NULL;
+  vm_destroy (vm);
+  exit (vm_end_exit_status (why));
+}
