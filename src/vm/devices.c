@@ -4,6 +4,8 @@
 #include "vm.h"
 #include "virtio/virtio.h"
 #include "utils.h"
+#include "virtio/fs.h"
+#include "virtio/vsock.h"
 
 int virtio_rng_create (struct vm *vm, runvm_error_t *err);
 
@@ -12,7 +14,14 @@ int vm_create_virtio_devices (struct vm *vm, runvm_error_t *err);
 int
 vm_create_virtio_devices (struct vm *vm, runvm_error_t *err)
 {
+  unsigned i;
+
   if (vm->cfg.rng && virtio_rng_create (vm, err) < 0)
     return -1;
+  if (vm->cfg.vsock_uds && virtio_vsock_create (vm, vm->cfg.guest_cid, vm->cfg.vsock_uds, &vm->vsock, err) < 0)
+    return -1;
+  for (i = 0; i < vm->cfg.n_shares; i++)
+    if (virtio_fs_create (vm, vm->cfg.shares[i].tag, vm->cfg.shares[i].path, vm->cfg.shares[i].readonly, NULL, err) < 0)
+      return runvm_error_wrap (err, "sharing `%s`", vm->cfg.shares[i].path);
   return 0;
 }

@@ -16,6 +16,7 @@ struct event_loop;
 struct bus;
 struct virtio_device;
 struct vm_device_entry;
+struct virtio_vsock;
 
 #define VM_MAX_VCPUS 64
 #define VM_MAX_SHARES 32
@@ -110,6 +111,7 @@ struct vm
   uint64_t setup_done_ns;    /* CLOCK_MONOTONIC when the first KVM_RUN is about to happen */
   uint64_t create_start_ns;
 
+  struct virtio_vsock *vsock; /* NULL when cfg.vsock_uds is NULL */
   struct vm_device_entry *devices; /* released in reverse order of addition */
 };
 
