@@ -179,9 +179,11 @@ send_message (struct vhost_user *vu, uint32_t request, const void *buf, size_t l
           done += (size_t) n;
           continue;
         }
-      if (n < 0 && errno == EINTR)
+      if (n == 0)
+        return fail (vu, err, EPIPE, request, "send made no progress");
+      if (errno == EINTR)
         continue;
-      if (n < 0 && errno != EAGAIN)
+      if (errno != EAGAIN)
         return fail (vu, err, errno,
                      request, errno == EPIPE || errno == ECONNRESET ? "the backend closed the connection" : "send");
       r = wait_ready (vu->fd, POLLOUT, deadline);

@@ -39,7 +39,8 @@ struct virtiofsd_config
 struct virtiofsd;
 
 /* Runs on the watcher thread when virtiofsd exits before virtiofsd_stop()
- * was called. wait_status is as from waitpid(), or -1 when unknown. */
+ * was called. wait_status is as from waitpid(), or -1 when unknown. It must
+ * not call virtiofsd_stop() (that joins the watcher). */
 typedef void (*virtiofsd_died_cb) (void *opaque, pid_t pid, int wait_status);
 
 /* Spawns virtiofsd; *sock_fd gets our end of its vhost-user connection

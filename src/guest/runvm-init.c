@@ -1,2 +1,0 @@
-#include <config.h>
-int main (void) { return 1; }
