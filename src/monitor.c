@@ -5,6 +5,7 @@
  * which is what conmon and the containerd shim wait for. */
 #include <config.h>
 #include "container.h"
+#include "stdio-relay.h"
 #include "oci-spec/spec.h"
 #include "proto.h"
 #include "utils.h"
@@ -48,6 +49,7 @@ struct monitor
   struct client clients[MAX_CLIENTS];
   unsigned next_exec;
   pthread_t control_thread;
+  struct stdio_relays relays;
 };
 
 static struct monitor *the_monitor;
@@ -685,14 +687,24 @@ monitor_setup (struct monitor *m, runvm_error_t *err)
   /* The container's stdio: the fds runvm inherited, or the console pty. */
   if (m->a->console_fd >= 0)
     {
-      if (virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_TTY, dup (m->a->console_fd), dup (m->a->console_fd), err) < 0)
+      int in = stdio_for_device (m->a->console_fd, true, &m->relays, err), out;
+      if (in < 0)
+        return -1;
+      out = stdio_for_device (m->a->console_fd, false, &m->relays, err);
+      if (out < 0 || virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_TTY, in, out, err) < 0)
         return -1;
     }
   else
     {
-      if (virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_STDIN, dup (0), -1, err) < 0
-          || virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_STDOUT, -1, dup (1), err) < 0
-          || virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_STDERR, -1, dup (2), err) < 0)
+      int fd;
+      if ((fd = stdio_for_device (0, true, &m->relays, err)) < 0
+          || virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_STDIN, fd, -1, err) < 0)
+        return -1;
+      if ((fd = stdio_for_device (1, false, &m->relays, err)) < 0
+          || virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_STDOUT, -1, fd, err) < 0)
+        return -1;
+      if ((fd = stdio_for_device (2, false, &m->relays, err)) < 0
+          || virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_STDERR, -1, fd, err) < 0)
         return -1;
     }
   return 0;
@@ -746,6 +758,8 @@ monitor_main (struct monitor_args *a)
       _exit (1);
     }
   detach_stdio ();
+  m->st.pid = getpid ();
+  m->st.pid_start = process_start_time (m->st.pid);
   if (pthread_create (&m->control_thread, NULL, control_thread, m) != 0)
     {
       sync_report (m, "error cannot start the control thread");
@@ -767,5 +781,7 @@ monitor_main (struct monitor_args *a)
     }
   save_status (m, "stopped");
   vm_destroy (m->vm);
+  /* The device closed its ends: let the relays flush the last output. */
+  stdio_relays_join (&m->relays);
   _exit (status & 0xff);
 }

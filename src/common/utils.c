@@ -201,7 +201,7 @@ process_start_time (pid_t pid)
   if (p == NULL)
     return 0;
   p++;
-  for (field = 2; field < 22 && p; field++)
+  for (field = 3; field < 22 && p; field++)
     p = strchr (p + 1, ' ');
   if (p == NULL)
     return 0;
