@@ -72,8 +72,8 @@ now_rfc3339 (void)
   return out;
 }
 
-static int
-send_console_master (const char *socket_path, int master, runvm_error_t *err)
+int
+console_send (const char *socket_path, int master, runvm_error_t *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -119,7 +119,7 @@ open_console (const char *socket_path, int *slave, runvm_error_t *err)
       cfmakeraw (&t);
       tcsetattr (*slave, TCSANOW, &t);
     }
-  return send_console_master (socket_path, master, err);
+  return console_send (socket_path, master, err);
 }
 
 static int

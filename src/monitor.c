@@ -407,14 +407,25 @@ handle_client_request (struct monitor *m, struct client *c, yajl_val tree, const
           return;
         }
       k = (int) m->next_exec++;
-      if (tty)
-        virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_EXEC_BASE + 4 * k + 3, fds[0], dup (fds[0]), NULL);
-      else
-        {
-          virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_EXEC_BASE + 4 * k, fds[0], -1, NULL);
-          virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_EXEC_BASE + 4 * k + 1, -1, fds[1], NULL);
-          virtio_vsock_set_port_fds (m->vsock, RUNVM_PORT_EXEC_BASE + 4 * k + 2, -1, fds[2], NULL);
-        }
+      {
+        /* Same adaptation as the container's own stdio (stdio-relay.c). */
+        uint32_t base = RUNVM_PORT_EXEC_BASE + 4 * k;
+        int in = stdio_for_device (fds[0], true, NULL, &err);
+        int out = in < 0 ? -1 : stdio_for_device (tty ? fds[0] : fds[1], false, NULL, &err);
+        int errfd = (tty || out < 0) ? -1 : stdio_for_device (fds[2], false, NULL, &err);
+        for (i = 0; i < n; i++)
+          close (fds[i]);
+        if (in < 0 || out < 0 || (!tty && errfd < 0)
+            || (tty ? virtio_vsock_set_port_fds (m->vsock, base + 3, in, out, &err)
+                    : (virtio_vsock_set_port_fds (m->vsock, base, in, -1, &err) < 0
+                       || virtio_vsock_set_port_fds (m->vsock, base + 1, -1, out, &err) < 0
+                       || virtio_vsock_set_port_fds (m->vsock, base + 2, -1, errfd, &err) < 0 ? -1 : 0)) < 0)
+          {
+            send_error (c->fd, err ? err->msg : "exec: stdio");
+            client_close (c);
+            return;
+          }
+      }
       c->exec = k;
       send_json (m->agent_fd, "{\"type\":\"exec\",\"exec\":%d,\"process\":%s}", k, process_json);
     }
@@ -766,6 +777,8 @@ monitor_main (struct monitor_args *a)
       _exit (1);
     }
   why = vm_run (m->vm);
+  if (m->vm->vsock)
+    virtio_vsock_drain (m->vm->vsock, 30000);
   if (m->exited)
     status = m->exit_status;
   else

@@ -62,7 +62,7 @@ stdio_for_device (int fd, bool input, struct stdio_relays *relays, runvm_error_t
         return d;
       /* fall through to a relay */
     }
-  if (relays->n >= ARRAY_SIZE (relays->threads))
+  if (relays && relays->n >= ARRAY_SIZE (relays->threads))
     return runvm_make_error (err, 0, "too many stdio relays");
   if (pipe2 (p, O_CLOEXEC) < 0)
     return runvm_make_error (err, errno, "pipe");
@@ -71,14 +71,20 @@ stdio_for_device (int fd, bool input, struct stdio_relays *relays, runvm_error_t
     return runvm_make_error (err, ENOMEM, "relay");
   r->from = input ? fcntl (fd, F_DUPFD_CLOEXEC, 3) : p[0];
   r->to = input ? p[1] : fcntl (fd, F_DUPFD_CLOEXEC, 3);
-  if (pthread_create (&relays->threads[relays->n], NULL, relay_thread, r) != 0)
-    {
-      close (p[0]);
-      close (p[1]);
-      free (r);
-      return runvm_make_error (err, 0, "cannot start a stdio relay thread");
-    }
-  relays->n++;
+  {
+    pthread_t t;
+    if (pthread_create (&t, NULL, relay_thread, r) != 0)
+      {
+        close (p[0]);
+        close (p[1]);
+        free (r);
+        return runvm_make_error (err, 0, "cannot start a stdio relay thread");
+      }
+    if (relays)
+      relays->threads[relays->n++] = t;
+    else
+      pthread_detach (t);
+  }
   return input ? p[0] : p[1];
 }
 

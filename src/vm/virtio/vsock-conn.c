@@ -11,6 +11,7 @@
 
 #include <endian.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1106,6 +1107,12 @@ vsock_mux_tx_blocked (const struct vsock_mux *m)
   return m->ctrl_len >= CTRL_QUEUE_LEN;
 }
 
+void
+vsock_mux_drop_ctrl_replies (struct vsock_mux *m)
+{
+  m->ctrl_head = m->ctrl_len = 0;
+}
+
 unsigned
 vsock_mux_conn_count (const struct vsock_mux *m)
 {
@@ -1207,6 +1214,80 @@ now_ms (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Guest data we hold that a live host reader has yet to take. */
+static bool
+conn_has_pending_output (const struct vsock_conn *c)
+{
+  return c->state == CONN_ESTABLISHED && c->buf_len > 0 && c->wfd >= 0 && !c->host_wr_dead;
+}
+
+int
+vsock_mux_drain (struct vsock_mux *m, int timeout_ms)
+{
+  cleanup_free struct pollfd *pfd = NULL;
+  cleanup_free struct vsock_conn **conns = NULL;
+  int64_t deadline = now_ms () + timeout_ms;
+
+  if (m == NULL || m->n_conns == 0)
+    return 0;
+  pfd = calloc (m->n_conns, sizeof *pfd);
+  conns = calloc (m->n_conns, sizeof *conns);
+  if (pfd == NULL || conns == NULL)
+    {
+      errno = ENOMEM;
+      return -1;
+    }
+  for (;;)
+    {
+      unsigned n = 0, i, b;
+      bool progress = false;
+      int64_t left;
+      int r;
+
+      /* No connection is created or freed while the guest is stopped, so
+       * the table holds at most the n_conns it held on entry. */
+      for (b = 0; b < HASH_BUCKETS; b++)
+        {
+          struct vsock_conn *c;
+          for (c = m->hash[b]; c; c = c->hash_next)
+            if (conn_has_pending_output (c) && n < m->n_conns)
+              {
+                pfd[n].fd = c->wfd;
+                pfd[n].events = POLLOUT;
+                pfd[n].revents = 0;
+                conns[n++] = c;
+              }
+        }
+      if (n == 0)
+        return 0;
+      left = timeout_ms < 0 ? -1 : deadline - now_ms ();
+      if (timeout_ms >= 0 && left <= 0)
+        {
+          errno = ETIMEDOUT;
+          return -1;
+        }
+      r = poll (pfd, n, left > INT_MAX ? INT_MAX : (int) left);
+      if (r < 0 && errno != EINTR)
+        return -1;
+      for (i = 0; r > 0 && i < n; i++)
+        {
+          struct vsock_conn *c = conns[i];
+          uint32_t before = c->buf_len;
+
+          if (pfd[i].revents == 0)
+            continue;
+          /* An error or hangup makes the write fail (EPIPE): the data is
+           * dropped and the connection stops counting. */
+          conn_flush (c);
+          if (c->buf_len != before || !conn_has_pending_output (c))
+            progress = true;
+        }
+      /* A reader that keeps taking data gets all of it, however slowly. */
+      if (progress)
+        deadline = now_ms () + timeout_ms;
+    }
 }
 
 void

@@ -63,6 +63,12 @@ int vsock_mux_new (uint64_t guest_cid, const char *uds_base, const struct vsock_
  * every fd (connections and unused port overrides) and frees the mux. Does
  * not unregister fds: the event loop may already be gone. */
 void vsock_mux_free (struct vsock_mux *m);
+/* Once the guest has stopped for good: writes the guest data still held
+ * here to the host fds until all of it is written or its readers are gone,
+ * or until no reader has taken anything for timeout_ms (< 0: no limit).
+ * Blocks in poll(); the event loop must not be running. Returns 0, or -1
+ * with errno ETIMEDOUT when it gave up with data left. */
+int vsock_mux_drain (struct vsock_mux *m, int timeout_ms);
 /* Device reset: drops every connection without telling the guest. */
 void vsock_mux_reset (struct vsock_mux *m);
 /* See virtio_vsock_set_port_fds(). Thread-safe. */
@@ -82,6 +88,9 @@ bool vsock_mux_fill_rx (struct vsock_mux *m, struct vsock_hdr *h, const struct i
 /* True while so many replies are queued that the device should stop taking
  * TX packets until the guest gives RX buffers. */
 bool vsock_mux_tx_blocked (const struct vsock_mux *m);
+
+/* Forgets the RSTs queued for unknown ports (the guest is gone for good). */
+void vsock_mux_drop_ctrl_replies (struct vsock_mux *m);
 
 /* Introspection for tests and debugging. */
 unsigned vsock_mux_conn_count (const struct vsock_mux *m);

@@ -301,6 +301,22 @@ vsock_drain_tx (struct virtio_vsock *v)
     vsock_run (v, true);
 }
 
+int
+virtio_vsock_drain (struct virtio_vsock *v, int timeout_ms)
+{
+  if (v == NULL)
+    return 0;
+  vsock_drain_tx (v);
+  /* The guest will never take the RSTs we owe it; do not let them hold
+   * back the TX packets behind them. */
+  while (v->dev && vsock_active (v) && v->tx_stalled && vsock_mux_tx_blocked (v->mux))
+    {
+      vsock_mux_drop_ctrl_replies (v->mux);
+      vsock_run (v, false);
+    }
+  return vsock_mux_drain (v->mux, timeout_ms);
+}
+
 void
 virtio_vsock_release (void *opaque)
 {

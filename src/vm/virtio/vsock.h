@@ -32,6 +32,14 @@ int virtio_vsock_create (struct vm *vm, uint64_t guest_cid, const char *uds_base
  * Thread-safe. Used for container stdio. */
 int virtio_vsock_set_port_fds (struct virtio_vsock *v, uint32_t port, int rfd, int wfd, runvm_error_t *err);
 
+/* Called once vm_run() has returned (vCPUs and event loop stopped), before
+ * vm_destroy(): takes the packets still in the TX queue, then writes the
+ * guest data buffered for host fds until all of it is written or its
+ * readers are gone, waiting as long as a reader keeps taking data and at
+ * most timeout_ms without progress. Returns 0, or -1 (errno ETIMEDOUT)
+ * when it gave up with data left. Container output must not be lost. */
+int virtio_vsock_drain (struct virtio_vsock *v, int timeout_ms);
+
 /* Called by the VM teardown once the vCPUs and the event loop have stopped:
  * takes the packets still in the TX queue, flushes buffered guest data to
  * the host (bounded wait), closes everything. */

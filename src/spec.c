@@ -1,0 +1,87 @@
+/* runvm spec [--bundle DIR]: writes a default config.json that runs in
+ * runvm (runc's default, with the VM section runvm honours). */
+#include <config.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "utils.h"
+
+static const char default_spec[] =
+  "{\n"
+  "  \"ociVersion\": \"1.0.2\",\n"
+  "  \"process\": {\n"
+  "    \"terminal\": true,\n"
+  "    \"user\": { \"uid\": 0, \"gid\": 0 },\n"
+  "    \"args\": [ \"sh\" ],\n"
+  "    \"env\": [ \"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\", \"TERM=xterm\" ],\n"
+  "    \"cwd\": \"/\",\n"
+  "    \"capabilities\": {\n"
+  "      \"bounding\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"
+  "      \"effective\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"
+  "      \"permitted\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"
+  "      \"ambient\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ]\n"
+  "    },\n"
+  "    \"rlimits\": [ { \"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024 } ],\n"
+  "    \"noNewPrivileges\": true\n"
+  "  },\n"
+  "  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
+  "  \"hostname\": \"runvm\",\n"
+  "  \"mounts\": [\n"
+  "    { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
+  "    { \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": [ \"nosuid\", "
+  "\"strictatime\", \"mode=755\", \"size=65536k\" ] },\n"
+  "    { \"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\", \"options\": [ \"nosuid\", "
+  "\"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\", \"gid=5\" ] },\n"
+  "    { \"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\", \"options\": [ \"nosuid\", "
+  "\"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\" ] },\n"
+  "    { \"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\", \"options\": [ \"nosuid\", "
+  "\"noexec\", \"nodev\" ] },\n"
+  "    { \"destination\": \"/sys\", \"type\": \"sysfs\", \"source\": \"sysfs\", \"options\": [ \"nosuid\", "
+  "\"noexec\", \"nodev\", \"ro\" ] },\n"
+  "    { \"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\", \"options\": [ "
+  "\"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\" ] }\n"
+  "  ],\n"
+  "  \"linux\": {\n"
+  "    \"resources\": { \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] },\n"
+  "    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"network\" }, { \"type\": \"ipc\" }, { \"type\": "
+  "\"uts\" }, { \"type\": \"mount\" }, { \"type\": \"cgroup\" } ],\n"
+  "    \"maskedPaths\": [ \"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\", \"/proc/latency_stats\", "
+  "\"/proc/timer_list\", \"/proc/timer_stats\", \"/proc/sched_debug\", \"/sys/firmware\", \"/proc/scsi\" ],\n"
+  "    \"readonlyPaths\": [ \"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\", \"/proc/sysrq-trigger\" ]\n"
+  "  }\n"
+  "}\n";
+
+int
+cmd_spec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+{
+  const char *bundle = ".";
+  cleanup_free char *path = NULL;
+  cleanup_close int fd = -1;
+  int i;
+
+  for (i = 1; i < argc; i++)
+    {
+      if ((strcmp (argv[i], "--bundle") == 0 || strcmp (argv[i], "-b") == 0) && i + 1 < argc)
+        bundle = argv[++i];
+      else if (strncmp (argv[i], "--bundle=", 9) == 0)
+        bundle = argv[i] + 9;
+      else if (strcmp (argv[i], "--rootless") == 0)
+        continue;
+      else
+        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
+    }
+  if (asprintf (&path, "%s/config.json", bundle) < 0)
+    abort ();
+  fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST)
+    return runvm_make_error (err, 0, "File config.json exists. Remove it first");
+  if (fd < 0)
+    return runvm_make_error (err, errno, "open `%s`", path);
+  if (write_all (fd, default_spec, sizeof default_spec - 1) < 0)
+    return runvm_make_error (err, errno, "write `%s`", path);
+  return 0;
+}
