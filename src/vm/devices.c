@@ -6,6 +6,9 @@
 #include "utils.h"
 #include "virtio/fs.h"
 #include "virtio/vsock.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/console.h"
 
 int virtio_rng_create (struct vm *vm, runvm_error_t *err);
 
@@ -23,5 +26,12 @@ vm_create_virtio_devices (struct vm *vm, runvm_error_t *err)
   for (i = 0; i < vm->cfg.n_shares; i++)
     if (virtio_fs_create (vm, vm->cfg.shares[i].tag, vm->cfg.shares[i].path, vm->cfg.shares[i].readonly, NULL, err) < 0)
       return runvm_error_wrap (err, "sharing `%s`", vm->cfg.shares[i].path);
+  for (i = 0; i < vm->cfg.n_blocks; i++)
+    if (virtio_blk_create (vm, vm->cfg.blocks[i].path, vm->cfg.blocks[i].readonly, err) < 0)
+      return -1;
+  if (vm->cfg.has_net && virtio_net_create (vm, vm->cfg.net.tap_name, vm->cfg.net.mac, err) < 0)
+    return -1;
+  if (vm->cfg.virtio_console && virtio_console_create (vm, err) < 0)
+    return -1;
   return 0;
 }

@@ -1,52 +1,117 @@
-/* The monitor's epoll event loop. Other threads talk to it only through
- * event_loop_call() and event_loop_stop(), which go through a pipe. */
+/* The monitor's epoll event loop. Other threads hand it work through a
+ * call queue and an eventfd. Registrations are found by fd in a table; a
+ * removed registration is freed only between dispatch rounds, because an
+ * event epoll_wait already returned for it may still be in the batch. */
 #include <config.h>
 #include "loop.h"
 #include "utils.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 struct loop_entry
 {
   int fd;
-  event_cb cb;
+  event_cb cb; /* atomic: NULL once removed (the loop thread reads it unlocked) */
   void *opaque;
-  struct loop_entry *next;
+  struct loop_entry *next_dead;
 };
 
 struct loop_call
 {
   void (*fn) (void *);
   void *opaque;
+  struct loop_call *next;
+  bool waited; /* event_loop_call_wait's: on the caller's stack, not freed */
+  bool done;   /* under lock */
 };
 
 struct event_loop
 {
   int epfd;
-  int wake[2];
-  bool stop;
-  struct loop_entry *entries;
-  pthread_mutex_t lock; /* protects entries against add/remove from callbacks */
+  int wake_fd; /* eventfd: calls queued or stop requested */
+  bool stop;   /* atomic */
+
+  pthread_mutex_t lock; /* everything below */
+  pthread_cond_t call_done;
+  struct loop_entry **by_fd; /* registrations indexed by fd */
+  size_t by_fd_len;
+  struct loop_entry *dead; /* removed during a round, freed after it */
+  struct loop_call *calls, *calls_tail;
+  bool running; /* a thread is inside event_loop_run */
+  pthread_t thread;
+  unsigned inline_calls; /* call_wait functions running outside the loop */
 };
+
+static void
+loop_wake (struct event_loop *l)
+{
+  uint64_t one = 1;
+
+  /* Only fails when the counter would overflow: it is then nonzero anyway. */
+  if (write (l->wake_fd, &one, sizeof one) < 0)
+    {
+    }
+}
+
+/* Runs the calls queued so far, in order; returns whether there were any. */
+static bool
+loop_run_calls (struct event_loop *l)
+{
+  struct loop_call *c, *next;
+
+  pthread_mutex_lock (&l->lock);
+  c = l->calls;
+  l->calls = l->calls_tail = NULL;
+  pthread_mutex_unlock (&l->lock);
+  if (c == NULL)
+    return false;
+  for (; c; c = next)
+    {
+      next = c->next; /* a waited call's node dies once `done` is seen */
+      c->fn (c->opaque);
+      if (c->waited)
+        {
+          pthread_mutex_lock (&l->lock);
+          c->done = true;
+          pthread_cond_broadcast (&l->call_done);
+          pthread_mutex_unlock (&l->lock);
+        }
+      else
+        free (c);
+    }
+  return true;
+}
 
 static void
 loop_wake_cb (void *opaque, uint32_t events)
 {
   struct event_loop *l = opaque;
-  struct loop_call c;
+  uint64_t n;
 
-  for (;;)
+  if (read (l->wake_fd, &n, sizeof n) < 0)
     {
-      ssize_t r = read (l->wake[0], &c, sizeof c);
-      if (r != (ssize_t) sizeof c)
-        break;
-      if (c.fn == NULL)
-        l->stop = true;
-      else
-        c.fn (c.opaque);
+      /* EAGAIN: a previous round consumed it; the queue is what counts. */
+    }
+  loop_run_calls (l);
+}
+
+/* Frees the registrations removed while a round may have held them. */
+static void
+loop_sweep (struct event_loop *l)
+{
+  struct loop_entry *e, *next;
+
+  pthread_mutex_lock (&l->lock);
+  e = l->dead;
+  l->dead = NULL;
+  pthread_mutex_unlock (&l->lock);
+  for (; e; e = next)
+    {
+      next = e->next_dead;
+      free (e);
     }
 }
 
@@ -58,15 +123,22 @@ event_loop_new (struct event_loop **out, runvm_error_t *err)
   if (l == NULL)
     return runvm_make_error (err, ENOMEM, "event loop");
   pthread_mutex_init (&l->lock, NULL);
+  pthread_cond_init (&l->call_done, NULL);
+  l->wake_fd = -1;
   l->epfd = epoll_create1 (EPOLL_CLOEXEC);
-  if (l->epfd < 0 || pipe2 (l->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+  if (l->epfd >= 0)
+    l->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (l->epfd < 0 || l->wake_fd < 0)
     {
       int saved = errno;
-      free (l);
+      event_loop_free (l);
       return runvm_make_error (err, saved, "event loop");
     }
-  if (event_loop_add (l, l->wake[0], EPOLLIN, loop_wake_cb, l, err) < 0)
-    return -1;
+  if (event_loop_add (l, l->wake_fd, EPOLLIN, loop_wake_cb, l, err) < 0)
+    {
+      event_loop_free (l);
+      return -1;
+    }
   *out = l;
   return 0;
 }
@@ -74,54 +146,89 @@ event_loop_new (struct event_loop **out, runvm_error_t *err)
 void
 event_loop_free (struct event_loop *l)
 {
-  struct loop_entry *e, *n;
+  struct loop_call *c, *nc;
+  size_t i;
 
   if (l == NULL)
     return;
-  for (e = l->entries; e; e = n)
+  loop_sweep (l);
+  for (i = 0; i < l->by_fd_len; i++)
+    free (l->by_fd[i]);
+  free (l->by_fd);
+  /* Calls never run: the loop was stopped (waited ones cannot be here). */
+  for (c = l->calls; c; c = nc)
     {
-      n = e->next;
-      free (e);
+      nc = c->next;
+      if (!c->waited)
+        free (c);
     }
-  close (l->epfd);
-  close (l->wake[0]);
-  close (l->wake[1]);
+  if (l->epfd >= 0)
+    close (l->epfd);
+  if (l->wake_fd >= 0)
+    close (l->wake_fd);
+  pthread_cond_destroy (&l->call_done);
+  pthread_mutex_destroy (&l->lock);
   free (l);
+}
+
+static struct loop_entry *
+loop_find_locked (struct event_loop *l, int fd)
+{
+  return fd >= 0 && (size_t) fd < l->by_fd_len ? l->by_fd[fd] : NULL;
+}
+
+/* Makes room for by_fd[fd]. */
+static int
+loop_reserve_locked (struct event_loop *l, int fd)
+{
+  struct loop_entry **t;
+  size_t len = l->by_fd_len ? l->by_fd_len : 64;
+
+  if ((size_t) fd < l->by_fd_len)
+    return 0;
+  while (len <= (size_t) fd)
+    len *= 2;
+  t = realloc (l->by_fd, len * sizeof *t);
+  if (t == NULL)
+    return -1;
+  memset (t + l->by_fd_len, 0, (len - l->by_fd_len) * sizeof *t);
+  l->by_fd = t;
+  l->by_fd_len = len;
+  return 0;
 }
 
 int
 event_loop_add (struct event_loop *l, int fd, uint32_t events, event_cb cb, void *opaque, runvm_error_t *err)
 {
-  struct loop_entry *e = calloc (1, sizeof *e);
   struct epoll_event ev = { .events = events };
+  struct loop_entry *e;
 
+  if (fd < 0 || cb == NULL)
+    return runvm_make_error (err, EINVAL, "event loop: add fd %d", fd);
+  e = calloc (1, sizeof *e);
   if (e == NULL)
     return runvm_make_error (err, ENOMEM, "event loop");
   e->fd = fd;
   e->cb = cb;
   e->opaque = opaque;
   ev.data.ptr = e;
-  if (epoll_ctl (l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+  pthread_mutex_lock (&l->lock);
+  if (loop_reserve_locked (l, fd) < 0)
     {
-      int saved = errno;
+      pthread_mutex_unlock (&l->lock);
+      free (e);
+      return runvm_make_error (err, ENOMEM, "event loop");
+    }
+  if (l->by_fd[fd] != NULL || epoll_ctl (l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    {
+      int saved = l->by_fd[fd] != NULL ? EEXIST : errno;
+      pthread_mutex_unlock (&l->lock);
       free (e);
       return runvm_make_error (err, saved, "epoll_ctl add fd %d", fd);
     }
-  pthread_mutex_lock (&l->lock);
-  e->next = l->entries;
-  l->entries = e;
+  l->by_fd[fd] = e;
   pthread_mutex_unlock (&l->lock);
   return 0;
-}
-
-static struct loop_entry *
-loop_find (struct event_loop *l, int fd)
-{
-  struct loop_entry *e;
-  for (e = l->entries; e; e = e->next)
-    if (e->fd == fd && e->cb)
-      return e;
-  return NULL;
 }
 
 int
@@ -129,14 +236,20 @@ event_loop_modify (struct event_loop *l, int fd, uint32_t events)
 {
   struct epoll_event ev = { .events = events };
   struct loop_entry *e;
+  int r = -1, saved = ENOENT;
 
   pthread_mutex_lock (&l->lock);
-  e = loop_find (l, fd);
+  e = loop_find_locked (l, fd);
+  if (e)
+    {
+      ev.data.ptr = e;
+      r = epoll_ctl (l->epfd, EPOLL_CTL_MOD, fd, &ev);
+      saved = errno;
+    }
   pthread_mutex_unlock (&l->lock);
-  if (e == NULL)
-    return -1;
-  ev.data.ptr = e;
-  return epoll_ctl (l->epfd, EPOLL_CTL_MOD, fd, &ev);
+  if (r < 0)
+    errno = saved;
+  return r;
 }
 
 void
@@ -145,14 +258,20 @@ event_loop_remove (struct event_loop *l, int fd)
   struct loop_entry *e;
 
   pthread_mutex_lock (&l->lock);
-  e = loop_find (l, fd);
+  e = loop_find_locked (l, fd);
   if (e)
     {
       epoll_ctl (l->epfd, EPOLL_CTL_DEL, fd, NULL);
-      /* Keep the entry allocated (cb = NULL) so an event already returned by
-       * epoll_wait in this round cannot touch freed memory; swept on free. */
-      e->cb = NULL;
-      e->fd = -1;
+      l->by_fd[fd] = NULL;
+      __atomic_store_n (&e->cb, NULL, __ATOMIC_RELEASE);
+      if (l->running)
+        {
+          /* The current round may hold an event for it: free it after. */
+          e->next_dead = l->dead;
+          l->dead = e;
+        }
+      else
+        free (e);
     }
   pthread_mutex_unlock (&l->lock);
 }
@@ -161,34 +280,129 @@ int
 event_loop_run (struct event_loop *l)
 {
   struct epoll_event evs[64];
+  int ret = 0;
 
-  while (!l->stop)
+  pthread_mutex_lock (&l->lock);
+  if (l->running)
+    {
+      pthread_mutex_unlock (&l->lock);
+      errno = EBUSY;
+      return -1;
+    }
+  l->running = true;
+  l->thread = pthread_self ();
+  /* A function call_wait started in its caller before we ran must not
+   * overlap our callbacks; later ones are queued to us. */
+  while (l->inline_calls > 0)
+    pthread_cond_wait (&l->call_done, &l->lock);
+  pthread_mutex_unlock (&l->lock);
+
+  while (!__atomic_load_n (&l->stop, __ATOMIC_ACQUIRE))
     {
       int n = epoll_wait (l->epfd, evs, ARRAY_SIZE (evs), -1), i;
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        return -1;
-      for (i = 0; i < n && !l->stop; i++)
+        {
+          ret = -1;
+          break;
+        }
+      for (i = 0; i < n && !__atomic_load_n (&l->stop, __ATOMIC_ACQUIRE); i++)
         {
           struct loop_entry *e = evs[i].data.ptr;
-          if (e->cb)
-            e->cb (e->opaque, evs[i].events);
+          event_cb cb = __atomic_load_n (&e->cb, __ATOMIC_ACQUIRE);
+          if (cb)
+            cb (e->opaque, evs[i].events);
         }
+      loop_sweep (l);
     }
-  return 0;
+
+  /* No caller of event_loop_call_wait may be left waiting: run what is
+   * queued, and stop counting as running only once the queue is empty
+   * (later callers then run their function themselves). */
+  for (;;)
+    {
+      loop_run_calls (l);
+      pthread_mutex_lock (&l->lock);
+      if (l->calls == NULL)
+        {
+          l->running = false;
+          pthread_mutex_unlock (&l->lock);
+          break;
+        }
+      pthread_mutex_unlock (&l->lock);
+    }
+  loop_sweep (l);
+  return ret;
+}
+
+static void
+loop_enqueue_locked (struct event_loop *l, struct loop_call *c)
+{
+  c->next = NULL;
+  if (l->calls_tail)
+    l->calls_tail->next = c;
+  else
+    l->calls = c;
+  l->calls_tail = c;
 }
 
 int
 event_loop_call (struct event_loop *l, void (*fn) (void *), void *opaque)
 {
-  struct loop_call c = { fn, opaque };
-  /* A pipe write of <= PIPE_BUF bytes is atomic. */
-  return write (l->wake[1], &c, sizeof c) == (ssize_t) sizeof c ? 0 : -1;
+  struct loop_call *c = calloc (1, sizeof *c);
+
+  if (c == NULL || fn == NULL)
+    {
+      free (c);
+      errno = c ? EINVAL : ENOMEM;
+      return -1;
+    }
+  c->fn = fn;
+  c->opaque = opaque;
+  pthread_mutex_lock (&l->lock);
+  loop_enqueue_locked (l, c);
+  pthread_mutex_unlock (&l->lock);
+  loop_wake (l);
+  return 0;
+}
+
+int
+event_loop_call_wait (struct event_loop *l, void (*fn) (void *), void *opaque)
+{
+  struct loop_call c = { .fn = fn, .opaque = opaque, .waited = true };
+
+  pthread_mutex_lock (&l->lock);
+  if (l->running && pthread_equal (l->thread, pthread_self ()))
+    {
+      pthread_mutex_unlock (&l->lock);
+      fn (opaque);
+      return 0;
+    }
+  if (!l->running)
+    {
+      l->inline_calls++;
+      pthread_mutex_unlock (&l->lock);
+      fn (opaque);
+      pthread_mutex_lock (&l->lock);
+      l->inline_calls--;
+      pthread_cond_broadcast (&l->call_done);
+      pthread_mutex_unlock (&l->lock);
+      return 0;
+    }
+  loop_enqueue_locked (l, &c);
+  pthread_mutex_unlock (&l->lock);
+  loop_wake (l);
+  pthread_mutex_lock (&l->lock);
+  while (!c.done)
+    pthread_cond_wait (&l->call_done, &l->lock);
+  pthread_mutex_unlock (&l->lock);
+  return 0;
 }
 
 void
 event_loop_stop (struct event_loop *l)
 {
-  event_loop_call (l, NULL, NULL);
+  __atomic_store_n (&l->stop, true, __ATOMIC_RELEASE);
+  loop_wake (l);
 }

@@ -48,8 +48,8 @@ struct vm_block_config
 
 struct vm_net_config
 {
-  const char *tap_name; /* existing tap device to attach, or NULL */
-  uint8_t mac[6];
+  const char *tap_name; /* tap to attach; created (not persistent) when missing */
+  uint8_t mac[6];       /* all zeroes: a random locally administered address */
 };
 
 struct vm_config
@@ -71,6 +71,7 @@ struct vm_config
   bool has_net;
   struct vm_net_config net;
   bool rng;
+  bool virtio_console;   /* a virtio-console (hvc0) writing to the console log too */
   const char *state_dir; /* sockets for virtiofsd etc. */
 };
 

@@ -12,10 +12,12 @@
 #include <endian.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -820,6 +822,148 @@ test_flush_on_close (void)
   vsock_mux_free (m);
 }
 
+/* ---- draining at exit: slow, gone and stuck readers ---- */
+
+static int64_t
+mono_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A host reader that takes `chunk` bytes every `delay_ms`, until EOF. */
+struct slow_reader
+{
+  int fd;
+  uint8_t *buf;
+  size_t cap, got;
+  size_t chunk;
+  unsigned delay_ms;
+  bool eof;
+  pthread_t thread;
+};
+
+static void *
+slow_reader_run (void *opaque)
+{
+  struct slow_reader *r = opaque;
+  struct timespec pause = { 0, (long) r->delay_ms * 1000000L };
+
+  for (;;)
+    {
+      struct pollfd p = { .fd = r->fd, .events = POLLIN };
+      size_t want = r->cap - r->got < r->chunk ? r->cap - r->got : r->chunk;
+      ssize_t n;
+
+      if (poll (&p, 1, 10000) != 1)
+        break;
+      n = read (r->fd, r->buf + r->got, want > 0 ? want : 1);
+      if (n == 0)
+        {
+          r->eof = true;
+          break;
+        }
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        break;
+      if (n > 0)
+        r->got += (size_t) n;
+      nanosleep (&pause, NULL);
+    }
+  return NULL;
+}
+
+static void
+slow_reader_start (struct slow_reader *r, int fd, size_t cap, size_t chunk, unsigned delay_ms)
+{
+  memset (r, 0, sizeof *r);
+  r->fd = fd;
+  r->buf = calloc (1, cap + 1);
+  r->cap = cap + 1; /* room for one byte too many: it must not come */
+  r->chunk = chunk;
+  r->delay_ms = delay_ms;
+  if (pthread_create (&r->thread, NULL, slow_reader_run, r) != 0)
+    abort ();
+}
+
+/* A pipe whose buffer holds one page, so a slow reader really is slow. */
+static void
+small_pipe (int p[2])
+{
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    abort ();
+  fcntl (p[1], F_SETPIPE_SZ, 4096);
+}
+
+static void
+test_drain (void)
+{
+  static uint8_t data[250000];
+  struct vsock_mux *m = new_mux ();
+  runvm_error_t err = NULL;
+  struct slow_reader r;
+  struct vsock_hdr h;
+  struct guest g;
+  uint8_t pkt[64];
+  int64_t t0, took;
+  int p[2], ret;
+  size_t i;
+
+  for (i = 0; i < sizeof data; i++)
+    data[i] = (uint8_t) (i * 31 + 7);
+
+  /* A reader slower than the timeout allows in total, but never idle for
+   * that long: it gets every byte, then EOF (the guest had shut down). */
+  small_pipe (p);
+  vsock_mux_set_port_fds (m, 1050, -1, p[1], &err);
+  gconnect (&g, m, 9100, 1050, 65536);
+  for (i = 0; i < sizeof data; i += 50000)
+    gsend (&g, VIRTIO_VSOCK_OP_RW, 0, data + i, 50000);
+  gsend (&g, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0);
+  while (grecv (m, &h, pkt, sizeof pkt))
+    ;
+  slow_reader_start (&r, p[0], sizeof data, 4096, 8);
+  t0 = mono_ms ();
+  ret = vsock_mux_drain (m, 300);
+  took = mono_ms () - t0;
+  pthread_join (r.thread, NULL);
+  TAP_OK (ret == 0, "drain with a slow reader returns 0 (%lld ms)", (long long) took);
+  TAP_OK (took > 300, "it waited past the no-progress timeout while the reader made progress");
+  TAP_OK (r.got == sizeof data && memcmp (r.buf, data, sizeof data) == 0 && r.eof,
+          "the slow reader got all %zu bytes in order, then EOF", r.got);
+  free (r.buf);
+  close (p[0]);
+
+  /* The reader is gone: the data cannot be delivered; return at once. */
+  small_pipe (p);
+  vsock_mux_set_port_fds (m, 1051, -1, p[1], &err);
+  gconnect (&g, m, 9101, 1051, 65536);
+  for (i = 0; i < 200000; i += 50000)
+    gsend (&g, VIRTIO_VSOCK_OP_RW, 0, data + i, 50000);
+  while (grecv (m, &h, pkt, sizeof pkt))
+    ;
+  close (p[0]);
+  t0 = mono_ms ();
+  ret = vsock_mux_drain (m, 30000);
+  took = mono_ms () - t0;
+  TAP_OK (ret == 0 && took < 1000, "closed reader: drain returns promptly (%lld ms, ret %d)", (long long) took, ret);
+
+  /* A reader that stays but never reads: give up after the timeout. */
+  small_pipe (p);
+  vsock_mux_set_port_fds (m, 1052, -1, p[1], &err);
+  gconnect (&g, m, 9102, 1052, 65536);
+  gsend (&g, VIRTIO_VSOCK_OP_RW, 0, data, 50000);
+  while (grecv (m, &h, pkt, sizeof pkt))
+    ;
+  t0 = mono_ms ();
+  ret = vsock_mux_drain (m, 200);
+  took = mono_ms () - t0;
+  TAP_OK (ret < 0 && errno == ETIMEDOUT && took >= 190 && took < 2000,
+          "stuck reader: drain gives up after the timeout (%lld ms)", (long long) took);
+  close (p[0]);
+  vsock_mux_free (m);
+}
+
 /* ---- the device on fake guest memory ---- */
 
 #define MEM_SIZE (4u << 20)
@@ -970,22 +1114,16 @@ dhdr (uint16_t op, uint32_t port, uint32_t hport, uint32_t len)
   return h;
 }
 
-static void
-test_device (void)
+/* A virtio_device with its three queues set up on fresh fake guest memory. */
+static struct virtio_device *
+dev_new (void)
 {
   struct virtio_device *d = calloc (1, sizeof *d);
-  struct virtio_vsock *v = NULL;
-  runvm_error_t err = NULL;
-  int lfd = listen_port (1040), hfd;
-  struct vsock_hdr h;
-  uint8_t data[4096], cfg[8], big[10000];
-  uint32_t len, id, got;
-  uint64_t cid;
-  unsigned i, tx_used = 0;
-  bool ok;
+  unsigned i;
 
   gmem = calloc (1, MEM_SIZE);
   guest_mem_init_from_buffer (&mem, gmem, MEM_SIZE);
+  memset (fq, 0, sizeof fq);
   for (i = 0; i < 3; i++)
     {
       fq[i].desc = 0x1000 + 0x3000 * i;
@@ -1003,6 +1141,57 @@ test_device (void)
   d->mem = &mem;
   d->irq_eventfd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   pthread_mutex_init (&d->lock, NULL);
+  return d;
+}
+
+static void
+dev_free (struct virtio_device *d)
+{
+  close (d->irq_eventfd);
+  pthread_mutex_destroy (&d->lock);
+  free (d);
+  free (gmem);
+  gmem = NULL;
+}
+
+/* Adds a TX packet without kicking, as a guest that stopped right after. */
+static void
+tx_queue_only (const struct vsock_hdr *h, const void *data, uint32_t len)
+{
+  struct seg s[2];
+  uint8_t raw[VSOCK_HDR_SIZE];
+  unsigned n = 1;
+
+  vsock_hdr_encode (h, raw);
+  s[0].gpa = galloc (VSOCK_HDR_SIZE);
+  s[0].len = VSOCK_HDR_SIZE;
+  s[0].writable = false;
+  memcpy (gmem + s[0].gpa, raw, VSOCK_HDR_SIZE);
+  if (len > 0)
+    {
+      s[1].gpa = galloc (len);
+      s[1].len = len;
+      s[1].writable = false;
+      memcpy (gmem + s[1].gpa, data, len);
+      n = 2;
+    }
+  fq_add (&fq[1], s, n);
+}
+
+static void
+test_device (void)
+{
+  struct virtio_device *d = dev_new ();
+  struct virtio_vsock *v = NULL;
+  runvm_error_t err = NULL;
+  int lfd = listen_port (1040), hfd;
+  struct vsock_hdr h;
+  uint8_t data[4096], cfg[8], big[10000];
+  uint32_t len, id, got;
+  uint64_t cid;
+  unsigned i, tx_used = 0;
+  bool ok;
+
   TAP_OK (virtio_vsock_attach (d, GUEST_CID, base, &harness_ops, NULL, &v, &err) == 0, "device attached");
   TAP_OK (d->ops->device_id == 19 && d->ops->num_queues == 3, "VIRTIO_ID_VSOCK with 3 queues");
   memset (cfg, 0xff, sizeof cfg);
@@ -1113,9 +1302,60 @@ test_device (void)
   close (hfd);
   close (lfd);
   virtio_vsock_release (v);
-  close (d->irq_eventfd);
-  free (d);
-  free (gmem);
+  dev_free (d);
+}
+
+/* The guest stopped with container output still in its TX ring and in our
+ * buffer; the engine reads slowly. Every byte must arrive. */
+static void
+test_device_drain (void)
+{
+  static uint8_t out[240000];
+  struct virtio_device *d = dev_new ();
+  struct virtio_vsock *v = NULL;
+  runvm_error_t err = NULL;
+  struct slow_reader r;
+  struct vsock_hdr h;
+  uint8_t data[4096];
+  uint32_t len, id;
+  unsigned i, used = 0;
+  int p[2], ret;
+
+  for (i = 0; i < sizeof out; i++)
+    out[i] = (uint8_t) (i * 17 + 3);
+  if (virtio_vsock_attach (d, GUEST_CID, base, &harness_ops, NULL, &v, &err) < 0)
+    abort ();
+  d->ops->activate (d);
+  small_pipe (p);
+  TAP_OK (virtio_vsock_set_port_fds (v, 1060, -1, p[1], &err) == 0, "stdout-like override registered");
+  post_rx (8);
+  h = dhdr (VIRTIO_VSOCK_OP_REQUEST, 5000, 1060, 0);
+  tx_packet (d, &h, NULL, 0, 0);
+  TAP_OK (rx_packet (&h, data, &len) && h.op == VIRTIO_VSOCK_OP_RESPONSE, "guest connected");
+  while (fq_used (&fq[1], &id, &len))
+    ;
+  /* 240000 bytes and SHUTDOWN(SEND) in the ring; nobody kicks. */
+  for (i = 0; i < sizeof out; i += 60000)
+    {
+      h = dhdr (VIRTIO_VSOCK_OP_RW, 5000, 1060, 60000);
+      tx_queue_only (&h, out + i, 60000);
+    }
+  h = dhdr (VIRTIO_VSOCK_OP_SHUTDOWN, 5000, 1060, 0);
+  h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
+  tx_queue_only (&h, NULL, 0);
+
+  slow_reader_start (&r, p[0], sizeof out, 4096, 2);
+  ret = virtio_vsock_drain (v, 1000);
+  pthread_join (r.thread, NULL);
+  while (fq_used (&fq[1], &id, &len))
+    used++;
+  TAP_OK (ret == 0 && used == 5, "drain took the 5 packets left in the TX ring (%u) and returned %d", used, ret);
+  TAP_OK (r.got == sizeof out && memcmp (r.buf, out, sizeof out) == 0 && r.eof,
+          "slow reader got all %zu bytes, then EOF", r.got);
+  free (r.buf);
+  close (p[0]);
+  virtio_vsock_release (v);
+  dev_free (d);
 }
 
 int
@@ -1135,7 +1375,9 @@ main (void)
   test_bad_packets ();
   test_port_fds ();
   test_flush_on_close ();
+  test_drain ();
   test_device ();
+  test_device_drain ();
 
   {
     runvm_error_t err = NULL;

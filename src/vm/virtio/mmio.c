@@ -61,15 +61,38 @@ virtio_signal_config (struct virtio_device *d)
     }
 }
 
+/* Queue setup and teardown race with queue_notify, which runs on the loop
+ * thread without d->lock (wiping a queue under it pulls q->mem away in the
+ * middle of a chain walk). So they run on the loop thread too, between two
+ * callbacks, while the vCPU that wrote Status waits holding d->lock; no
+ * loop-thread code takes d->lock, so this cannot deadlock. A device whose
+ * kicks go to an external backend (vhost-user) has no queue_notify to race
+ * and keeps doing it inline. */
 static void
-device_reset (struct virtio_device *d)
+transport_run (struct virtio_device *d, void (*fn) (void *), void *opaque)
 {
+  if (d->loop && !d->ops->external_kick)
+    event_loop_call_wait (d->loop, fn, opaque);
+  else
+    fn (opaque);
+}
+
+static void
+device_reset_queues (void *opaque)
+{
+  struct virtio_device *d = opaque;
   unsigned i;
 
   if (d->ops->reset && (d->status & VIRTIO_CONFIG_S_DRIVER_OK))
     d->ops->reset (d);
   for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
     virtq_reset (&d->vq[i]);
+}
+
+static void
+device_reset (struct virtio_device *d)
+{
+  transport_run (d, device_reset_queues, d);
   d->status = 0;
   d->driver_features = 0;
   d->device_features_sel = d->driver_features_sel = 0;
@@ -77,11 +100,35 @@ device_reset (struct virtio_device *d)
   __atomic_store_n (&d->interrupt_status, 0, __ATOMIC_SEQ_CST);
 }
 
+struct activation
+{
+  struct virtio_device *d;
+  uint32_t status;
+};
+
+/* DRIVER_OK: sets the queues up and starts the device. */
+static void
+device_activate (void *opaque)
+{
+  struct activation *a = opaque;
+  struct virtio_device *d = a->d;
+  unsigned i;
+
+  for (i = 0; i < d->ops->num_queues; i++)
+    if (d->vq[i].ready && !virtq_setup (&d->vq[i], d->mem))
+      {
+        d->status = a->status | VIRTIO_CONFIG_S_NEEDS_RESET;
+        d->vq[i].ready = false;
+        return;
+      }
+  d->status = a->status;
+  if (d->ops->activate && d->ops->activate (d) < 0)
+    d->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
 static void
 status_write (struct virtio_device *d, uint32_t v)
 {
-  unsigned i;
-
   if (v == 0)
     {
       device_reset (d);
@@ -95,16 +142,8 @@ status_write (struct virtio_device *d, uint32_t v)
     }
   if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(d->status & VIRTIO_CONFIG_S_DRIVER_OK))
     {
-      for (i = 0; i < d->ops->num_queues; i++)
-        if (d->vq[i].ready && !virtq_setup (&d->vq[i], d->mem))
-          {
-            d->status = v | VIRTIO_CONFIG_S_NEEDS_RESET;
-            d->vq[i].ready = false;
-            return;
-          }
-      d->status = v;
-      if (d->ops->activate && d->ops->activate (d) < 0)
-        d->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+      struct activation a = { d, v };
+      transport_run (d, device_activate, &a);
       return;
     }
   d->status = v;
@@ -272,6 +311,10 @@ kick_cb (void *opaque, uint32_t events)
   uint64_t n;
 
   if (read (k->dev->kick_eventfd[k->queue], &n, sizeof n) < 0)
+    return;
+  /* A kick before DRIVER_OK set the queue up (or after a reset wiped it)
+   * is a driver bug; q->mem only changes on this thread. */
+  if (k->dev->vq[k->queue].mem == NULL)
     return;
   if (k->dev->ops->queue_notify)
     k->dev->ops->queue_notify (k->dev, k->queue);

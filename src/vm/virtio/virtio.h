@@ -6,7 +6,11 @@
  * Threading: the transport's register accesses come from vCPU threads and
  * are serialised by the device's `lock`. Queue notifications arrive through
  * an ioeventfd on the event loop thread (ops->queue_notify runs there) unless
- * the device hands the kick eventfd to an external backend (vhost-user). */
+ * the device hands the kick eventfd to an external backend (vhost-user).
+ * Queue setup with ops->activate, and ops->reset with the queue wipe, run on
+ * the loop thread too (the vCPU waits for them, holding `lock`), so they
+ * never race queue_notify. Hence code on the loop thread must never take a
+ * device's `lock`. */
 #ifndef RUNVM_VIRTIO_H
 #define RUNVM_VIRTIO_H
 
@@ -84,11 +88,14 @@ struct virtio_device_ops
   void (*config_read) (struct virtio_device *d, uint32_t offset, void *data, uint32_t len);
   void (*config_write) (struct virtio_device *d, uint32_t offset, const void *data, uint32_t len);
   /* DRIVER_OK was written: the queues are set up. Return <0 to fail the
-   * device (DEVICE_NEEDS_RESET). Called with d->lock held. */
+   * device (DEVICE_NEEDS_RESET). Runs on the event loop thread (inline
+   * with external_kick) while the writing vCPU holds d->lock. */
   int (*activate) (struct virtio_device *d);
-  /* The driver reset the device. Called with d->lock held. */
+  /* The driver reset the device; the queues are wiped right after. Same
+   * thread and locking as activate. */
   void (*reset) (struct virtio_device *d);
-  /* Guest kicked queue q. Runs on the event loop thread, without d->lock. */
+  /* Guest kicked queue q (only once DRIVER_OK set it up). Runs on the
+   * event loop thread, without d->lock. */
   void (*queue_notify) (struct virtio_device *d, unsigned q);
   /* When set, the transport does not install its own ioeventfd handler:
    * the device takes the kick eventfds (vhost-user) in activate(). */

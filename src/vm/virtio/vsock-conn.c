@@ -4,120 +4,25 @@
  * bounds both directions: we hold at most VSOCK_CONN_BUF_SIZE bytes from the
  * guest per connection and never send more than the guest advertised, and
  * host data stays in the host fd while the guest has no room for it.
- * Everything runs on the event loop thread; the guest is hostile. */
+ * Everything runs on the event loop thread; the guest is hostile. Port
+ * overrides, reset, drain and teardown live in vsock-port.c. */
 #include <config.h>
-#include "vsock-conn.h"
+#include "vsock-conn-internal.h"
 #include "utils.h"
 
 #include <endian.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <linux/virtio_vsock.h>
 
-#define HASH_BUCKETS 256
-/* Replies not tied to a live connection (RST to unknown ports). */
-#define CTRL_QUEUE_LEN 128
 /* We tell the guest about freed buffer space once its view of our free
  * space drops below this. */
 #define CREDIT_UPDATE_THRESHOLD (64 * 1024)
-#define RELEASE_FLUSH_MS 1000
-
-enum conn_state
-{
-  CONN_CONNECTING,  /* nonblocking connect() in progress */
-  CONN_ESTABLISHED, /* RESPONSE queued or sent */
-  CONN_CLOSING,     /* host side closed, RST queued; freed once it is sent */
-};
-
-struct vsock_conn;
-
-/* One registered host fd. A unix socket is both rfd and wfd: one watch. */
-struct fd_watch
-{
-  struct vsock_conn *c;
-  int fd;
-  bool registered;
-  bool pollable; /* false for regular files: always ready, epoll refuses them */
-  bool is_socket;
-  uint32_t armed; /* events armed with EPOLLONESHOT, 0 once fired */
-};
-
-struct vsock_conn
-{
-  struct vsock_mux *m;
-  struct vsock_conn *hash_next;
-  struct vsock_conn *rx_prev, *rx_next;
-  bool in_rxq;
-  uint32_t host_port, guest_port;
-  enum conn_state state;
-
-  int rfd, wfd; /* -1: none (no data to the guest / discard guest data) */
-  struct fd_watch rw, ww;
-  bool shared_fd; /* rfd == wfd: only `rw` is registered */
-
-  /* guest -> host */
-  uint8_t *buf; /* ring of VSOCK_CONN_BUF_SIZE, allocated on first need */
-  uint32_t buf_head, buf_len;
-  uint32_t g2h_rcvd;     /* bytes received from the guest */
-  uint32_t g2h_fwd;      /* of those, written to the host (our fwd_cnt) */
-  uint32_t g2h_fwd_told; /* fwd_cnt last sent to the guest */
-  bool wfd_shut;         /* host write side shut after the guest's SHUTDOWN(SEND) */
-  bool host_wr_dead;     /* writing to the host failed: guest data is dropped */
-
-  /* host -> guest */
-  uint32_t h2g_sent; /* bytes sent to the guest */
-  uint32_t peer_buf_alloc, peer_fwd_cnt;
-  bool host_eof;
-
-  bool peer_shut_send, peer_shut_rcv; /* the guest's SHUTDOWN flags */
-  uint32_t shut_sent;                 /* SHUTDOWN flags we told the guest */
-
-  /* packets owed to the guest, produced in this order */
-  bool need_response, need_rst, need_credit_update, need_credit_request;
-  uint32_t need_shut;
-  bool want_data;        /* the host fd is (probably) readable */
-  bool credit_requested; /* a CREDIT_REQUEST is outstanding */
-};
-
-struct port_override
-{
-  uint32_t port;
-  int rfd, wfd;
-  struct port_override *next;
-};
-
-struct ctrl_reply
-{
-  uint64_t src_cid;
-  uint32_t src_port, dst_port;
-};
-
-struct vsock_mux
-{
-  uint64_t guest_cid;
-  char *uds_base;
-  const struct vsock_mux_ops *ops;
-  void *ctx;
-
-  struct vsock_conn *hash[HASH_BUCKETS];
-  unsigned n_conns;
-  struct vsock_conn *rx_head, *rx_tail;
-
-  struct ctrl_reply ctrl[CTRL_QUEUE_LEN];
-  unsigned ctrl_head, ctrl_len;
-
-  pthread_mutex_t override_lock; /* set_port_fds may come from another thread */
-  struct port_override *overrides;
-};
 
 /* ---- header and iovec helpers ---- */
 
@@ -433,8 +338,8 @@ conn_close_host (struct vsock_conn *c)
   c->rw.fd = c->ww.fd = -1;
 }
 
-static void
-conn_destroy (struct vsock_conn *c)
+void
+vsock_conn_destroy (struct vsock_conn *c)
 {
   struct vsock_mux *m = c->m;
   struct vsock_conn **pp;
@@ -537,8 +442,8 @@ conn_maybe_credit_update (struct vsock_conn *c)
 }
 
 /* Writes buffered guest data to the host. */
-static void
-conn_flush (struct vsock_conn *c)
+void
+vsock_conn_flush (struct vsock_conn *c)
 {
   while (c->buf_len > 0 && c->wfd >= 0 && !c->host_wr_dead)
     {
@@ -605,29 +510,6 @@ conn_new (struct vsock_mux *m, const struct vsock_hdr *h, int rfd, int wfd)
   return c;
 }
 
-/* Takes the one-shot fds registered for `port`, if any. */
-static bool
-override_take (struct vsock_mux *m, uint32_t port, int *rfd, int *wfd)
-{
-  struct port_override **pp, *o;
-  bool found = false;
-
-  pthread_mutex_lock (&m->override_lock);
-  for (pp = &m->overrides; *pp; pp = &(*pp)->next)
-    if ((*pp)->port == port)
-      {
-        o = *pp;
-        *pp = o->next;
-        *rfd = o->rfd;
-        *wfd = o->wfd;
-        free (o);
-        found = true;
-        break;
-      }
-  pthread_mutex_unlock (&m->override_lock);
-  return found;
-}
-
 /* Opens the host end for a guest REQUEST. Returns the socket (connected or
  * connecting, *in_progress says which) or -1. */
 static int
@@ -676,7 +558,7 @@ handle_request (struct vsock_mux *m, const struct vsock_hdr *h)
       ctrl_push_rst (m, h);
       return;
     }
-  if (!override_take (m, h->dst_port, &rfd, &wfd))
+  if (!vsock_override_take (m, h->dst_port, &rfd, &wfd))
     {
       rfd = wfd = connect_unix (m, h->dst_port, &in_progress);
       if (rfd < 0)
@@ -779,7 +661,7 @@ handle_rw (struct vsock_conn *c, const struct iovec *payload, unsigned n, uint32
         iov_copy_out (payload, n, done + first, c->buf, rest - first);
       c->buf_len += rest;
       if (!c->ww.pollable)
-        conn_flush (c);
+        vsock_conn_flush (c);
     }
   conn_maybe_credit_update (c);
   conn_update_watch (c);
@@ -839,8 +721,8 @@ vsock_mux_handle_tx (struct vsock_mux *m, const struct vsock_hdr *h, const struc
     {
       /* Hand the host whatever the guest sent before it gave up. */
       if (c->state == CONN_ESTABLISHED && c->buf_len > 0)
-        conn_flush (c);
-      conn_destroy (c);
+        vsock_conn_flush (c);
+      vsock_conn_destroy (c);
       return;
     }
   if (c->state == CONN_CLOSING)
@@ -913,7 +795,7 @@ conn_fd_event (void *opaque, uint32_t events)
   else if (c->state == CONN_ESTABLISHED)
     {
       if ((armed & EPOLLOUT) && (events & (EPOLLOUT | ready)) && w->fd == c->wfd)
-        conn_flush (c);
+        vsock_conn_flush (c);
       if (c->state == CONN_ESTABLISHED && (armed & EPOLLIN) && (events & (EPOLLIN | ready)) && w->fd == c->rfd)
         {
           c->want_data = true;
@@ -1000,7 +882,7 @@ conn_fill (struct vsock_conn *c, struct vsock_hdr *h, const struct iovec *iov, u
   if (c->need_rst)
     {
       fill_hdr (c, h, VIRTIO_VSOCK_OP_RST);
-      conn_destroy (c);
+      vsock_conn_destroy (c);
       *freed = true;
       return true;
     }
@@ -1107,236 +989,8 @@ vsock_mux_tx_blocked (const struct vsock_mux *m)
   return m->ctrl_len >= CTRL_QUEUE_LEN;
 }
 
-void
-vsock_mux_drop_ctrl_replies (struct vsock_mux *m)
-{
-  m->ctrl_head = m->ctrl_len = 0;
-}
-
 unsigned
 vsock_mux_conn_count (const struct vsock_mux *m)
 {
   return m->n_conns;
-}
-
-/* ---- setup and teardown ---- */
-
-int
-vsock_mux_new (uint64_t guest_cid, const char *uds_base, const struct vsock_mux_ops *ops, void *ctx,
-               struct vsock_mux **out, runvm_error_t *err)
-{
-  struct vsock_mux *m = calloc (1, sizeof *m);
-
-  if (m == NULL)
-    return runvm_make_error (err, ENOMEM, "vsock");
-  if (uds_base && (m->uds_base = strdup (uds_base)) == NULL)
-    {
-      free (m);
-      return runvm_make_error (err, ENOMEM, "vsock");
-    }
-  m->guest_cid = guest_cid;
-  m->ops = ops;
-  m->ctx = ctx;
-  pthread_mutex_init (&m->override_lock, NULL);
-  *out = m;
-  return 0;
-}
-
-int
-vsock_mux_set_port_fds (struct vsock_mux *m, uint32_t port, int rfd, int wfd, runvm_error_t *err)
-{
-  struct port_override *o, *it;
-  int fds[2] = { rfd, wfd };
-  unsigned i;
-
-  for (i = 0; i < 2; i++)
-    if (fds[i] >= 0)
-      {
-        int fl = fcntl (fds[i], F_GETFL);
-        if (fl < 0 || fcntl (fds[i], F_SETFL, fl | O_NONBLOCK) < 0)
-          {
-            int saved = errno;
-            if (rfd >= 0)
-              close (rfd);
-            if (wfd >= 0 && wfd != rfd)
-              close (wfd);
-            return runvm_make_error (err, saved, "vsock port %u: fd %d", port, fds[i]);
-          }
-      }
-  o = calloc (1, sizeof *o);
-  if (o == NULL)
-    {
-      if (rfd >= 0)
-        close (rfd);
-      if (wfd >= 0 && wfd != rfd)
-        close (wfd);
-      return runvm_make_error (err, ENOMEM, "vsock port %u", port);
-    }
-  o->port = port;
-  o->rfd = rfd;
-  o->wfd = wfd;
-  pthread_mutex_lock (&m->override_lock);
-  for (it = m->overrides; it; it = it->next)
-    if (it->port == port)
-      break;
-  if (it == NULL)
-    {
-      o->next = m->overrides;
-      m->overrides = o;
-    }
-  pthread_mutex_unlock (&m->override_lock);
-  if (it)
-    {
-      if (rfd >= 0)
-        close (rfd);
-      if (wfd >= 0 && wfd != rfd)
-        close (wfd);
-      free (o);
-      return runvm_make_error (err, EEXIST, "vsock port %u: fds already registered", port);
-    }
-  return 0;
-}
-
-void
-vsock_mux_reset (struct vsock_mux *m)
-{
-  unsigned b;
-
-  for (b = 0; b < HASH_BUCKETS; b++)
-    while (m->hash[b])
-      conn_destroy (m->hash[b]);
-  m->ctrl_head = m->ctrl_len = 0;
-}
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Guest data we hold that a live host reader has yet to take. */
-static bool
-conn_has_pending_output (const struct vsock_conn *c)
-{
-  return c->state == CONN_ESTABLISHED && c->buf_len > 0 && c->wfd >= 0 && !c->host_wr_dead;
-}
-
-int
-vsock_mux_drain (struct vsock_mux *m, int timeout_ms)
-{
-  cleanup_free struct pollfd *pfd = NULL;
-  cleanup_free struct vsock_conn **conns = NULL;
-  int64_t deadline = now_ms () + timeout_ms;
-
-  if (m == NULL || m->n_conns == 0)
-    return 0;
-  pfd = calloc (m->n_conns, sizeof *pfd);
-  conns = calloc (m->n_conns, sizeof *conns);
-  if (pfd == NULL || conns == NULL)
-    {
-      errno = ENOMEM;
-      return -1;
-    }
-  for (;;)
-    {
-      unsigned n = 0, i, b;
-      bool progress = false;
-      int64_t left;
-      int r;
-
-      /* No connection is created or freed while the guest is stopped, so
-       * the table holds at most the n_conns it held on entry. */
-      for (b = 0; b < HASH_BUCKETS; b++)
-        {
-          struct vsock_conn *c;
-          for (c = m->hash[b]; c; c = c->hash_next)
-            if (conn_has_pending_output (c) && n < m->n_conns)
-              {
-                pfd[n].fd = c->wfd;
-                pfd[n].events = POLLOUT;
-                pfd[n].revents = 0;
-                conns[n++] = c;
-              }
-        }
-      if (n == 0)
-        return 0;
-      left = timeout_ms < 0 ? -1 : deadline - now_ms ();
-      if (timeout_ms >= 0 && left <= 0)
-        {
-          errno = ETIMEDOUT;
-          return -1;
-        }
-      r = poll (pfd, n, left > INT_MAX ? INT_MAX : (int) left);
-      if (r < 0 && errno != EINTR)
-        return -1;
-      for (i = 0; r > 0 && i < n; i++)
-        {
-          struct vsock_conn *c = conns[i];
-          uint32_t before = c->buf_len;
-
-          if (pfd[i].revents == 0)
-            continue;
-          /* An error or hangup makes the write fail (EPIPE): the data is
-           * dropped and the connection stops counting. */
-          conn_flush (c);
-          if (c->buf_len != before || !conn_has_pending_output (c))
-            progress = true;
-        }
-      /* A reader that keeps taking data gets all of it, however slowly. */
-      if (progress)
-        deadline = now_ms () + timeout_ms;
-    }
-}
-
-void
-vsock_mux_free (struct vsock_mux *m)
-{
-  int64_t deadline = now_ms () + RELEASE_FLUSH_MS;
-  struct port_override *o, *next;
-  unsigned b;
-
-  if (m == NULL)
-    return;
-  /* Guest output still buffered here (say, the last of a container's
-   * stdout) is worth a short wait for the host reader. */
-  for (b = 0; b < HASH_BUCKETS; b++)
-    {
-      struct vsock_conn *c;
-      for (c = m->hash[b]; c; c = c->hash_next)
-        {
-          c->rw.registered = c->ww.registered = false; /* the loop may be gone */
-          while (c->state == CONN_ESTABLISHED && c->buf_len > 0 && c->wfd >= 0 && !c->host_wr_dead)
-            {
-              struct pollfd p = { .fd = c->wfd, .events = POLLOUT };
-              int64_t left = deadline - now_ms ();
-              uint32_t before = c->buf_len;
-
-              if (left <= 0 || poll (&p, 1, (int) left) <= 0)
-                break;
-              conn_flush (c);
-              if (c->buf_len == before)
-                break;
-            }
-        }
-    }
-  for (b = 0; b < HASH_BUCKETS; b++)
-    while (m->hash[b])
-      {
-        m->hash[b]->rw.registered = m->hash[b]->ww.registered = false;
-        conn_destroy (m->hash[b]);
-      }
-  for (o = m->overrides; o; o = next)
-    {
-      next = o->next;
-      if (o->rfd >= 0)
-        close (o->rfd);
-      if (o->wfd >= 0 && o->wfd != o->rfd)
-        close (o->wfd);
-      free (o);
-    }
-  pthread_mutex_destroy (&m->override_lock);
-  free (m->uds_base);
-  free (m);
 }

@@ -2,9 +2,9 @@
  * guest, queue 1 packets from it, queue 2 events (kept set up, unused: we
  * never reset the transport under a running driver). Every descriptor chain
  * is guest-controlled; the header is copied out before it is trusted and
- * payload lengths are checked against the chain by vsock-conn.c. Runs on the
- * event loop thread, except activate/reset which the transport calls from a
- * vCPU thread. */
+ * payload lengths are checked against the chain by vsock-conn.c. Everything
+ * runs on the event loop thread (the transport runs activate and reset
+ * there too), and after the VM stopped on the thread tearing it down. */
 #include <config.h>
 #include "vsock.h"
 #include "virtio.h"
@@ -32,7 +32,7 @@ struct virtio_vsock
   struct event_loop *loop;
   struct vsock_mux *mux;
   uint64_t guest_cid;
-  bool active; /* between DRIVER_OK and reset; atomic: set on a vCPU thread */
+  bool active; /* between DRIVER_OK and reset */
   bool tx_stalled; /* TX packets may be waiting in the ring */
   /* unit tests watch fds themselves */
   const struct vsock_mux_ops *watch;
@@ -187,24 +187,16 @@ vsock_activate (struct virtio_device *d)
   return 0;
 }
 
-static void
-vsock_reset_on_loop (void *opaque)
-{
-  struct virtio_vsock *v = opaque;
-
-  if (!vsock_active (v))
-    vsock_mux_reset (v->mux);
-}
-
+/* The transport calls this on the loop thread, which owns the connections
+ * (and in unit tests from the only thread there is). */
 static void
 vsock_reset (struct virtio_device *d)
 {
   struct virtio_vsock *v = d->priv;
 
   __atomic_store_n (&v->active, false, __ATOMIC_RELEASE);
-  /* Connections belong to the loop thread; drop them there. */
-  if (v->loop == NULL || event_loop_call (v->loop, vsock_reset_on_loop, v) < 0)
-    vsock_mux_reset (v->mux);
+  v->tx_stalled = false;
+  vsock_mux_reset (v->mux);
 }
 
 static const struct virtio_device_ops vsock_ops = {
