@@ -54,6 +54,8 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
     { "vsock", required_argument, NULL, 'v' },  { "share", required_argument, NULL, 's' },
     { "rng", no_argument, NULL, 'r' },          { "timing", no_argument, NULL, 't' },
     { "virtiofsd", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
+    { "blk", required_argument, NULL, 'b' },    { "tap", required_argument, NULL, 'n' },
+    { "mac", required_argument, NULL, 'M' },    { "console-virtio", no_argument, NULL, 'C' },
     { NULL, 0, NULL, 0 },
   };
   struct vm_config cfg = { .vcpus = 1, .mem_bytes = 256ULL << 20, .console_fd = -1, .guest_cid = 3,
@@ -113,6 +115,41 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
         break;
       case 'd':
         cfg.state_dir = optarg;
+        break;
+      case 'b':
+        {
+          /* --blk PATH[,ro] */
+          size_t l = strlen (optarg);
+          if (cfg.n_blocks >= VM_MAX_BLOCKS)
+            return runvm_make_error (err, 0, "vm: at most %d --blk disks", VM_MAX_BLOCKS);
+          cfg.blocks[cfg.n_blocks].readonly = l > 3 && strcmp (optarg + l - 3, ",ro") == 0;
+          if (cfg.blocks[cfg.n_blocks].readonly)
+            optarg[l - 3] = '\0';
+          cfg.blocks[cfg.n_blocks++].path = optarg;
+        }
+        break;
+      case 'n':
+        cfg.has_net = true;
+        cfg.net.tap_name = optarg;
+        break;
+      case 'M':
+        {
+          unsigned m[6], k;
+          char extra;
+          if (sscanf (optarg, "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &extra) != 6)
+            return runvm_make_error (err, 0, "vm: --mac expects xx:xx:xx:xx:xx:xx");
+          for (k = 0; k < 6; k++)
+            {
+              if (m[k] > 0xff)
+                return runvm_make_error (err, 0, "vm: --mac expects xx:xx:xx:xx:xx:xx");
+              cfg.net.mac[k] = (uint8_t) m[k];
+            }
+          if (cfg.net.mac[0] & 1)
+            return runvm_make_error (err, 0, "vm: --mac %s is a multicast address", optarg);
+        }
+        break;
+      case 'C':
+        cfg.virtio_console = true;
         break;
       default:
         return runvm_make_error (err, 0, "vm: unknown option");

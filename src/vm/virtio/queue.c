@@ -70,6 +70,9 @@ chain_add (struct virtq_chain *c, const struct virtq *q, uint64_t addr, uint32_t
     return -1;
   if (c->n_out + c->n_in >= VIRTQ_MAX_CHAIN)
     return -1;
+  /* The totals are 32-bit: a chain adding up past that is hostile. */
+  if ((uint64_t) (writable ? c->in_len : c->out_len) + len > UINT32_MAX)
+    return -1;
   c->iov[c->n_out + c->n_in].iov_base = host;
   c->iov[c->n_out + c->n_in].iov_len = len;
   if (writable)
