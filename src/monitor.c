@@ -50,6 +50,7 @@ struct monitor
   unsigned next_exec;
   pthread_t control_thread;
   struct stdio_relays relays;
+  char *shares_json; /* the config message's "shares" array */
 };
 
 static struct monitor *the_monitor;
@@ -190,8 +191,8 @@ send_config (struct monitor *m, runvm_error_t *err)
   cleanup_free char *msg = NULL;
   int n;
 
-  n = asprintf (&msg, "{\"type\":\"config\",\"config\":%s,\"shares\":[{\"tag\":\"rootfs\",\"mount\":\"root\"}],\"stdin\":true}",
-                m->spec->raw);
+  n = asprintf (&msg, "{\"type\":\"config\",\"config\":%s,\"shares\":%s,\"stdin\":true}", m->spec->raw,
+                m->shares_json);
   if (n < 0)
     return runvm_make_error (err, ENOMEM, "config message");
   return proto_send (m->agent_fd, msg, n, err);
@@ -620,6 +621,89 @@ size_vm (struct monitor *m, struct vm_config *cfg)
   cfg->mem_bytes = (cfg->mem_bytes + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
 }
 
+static bool
+is_bind (const oci_mount *mt)
+{
+  size_t i;
+  if (mt->type && strcmp (mt->type, "bind") == 0)
+    return true;
+  for (i = 0; i < mt->n_options; i++)
+    if (strcmp (mt->options[i], "bind") == 0 || strcmp (mt->options[i], "rbind") == 0)
+      return true;
+  return false;
+}
+
+/* OCI bind mounts (volumes, and the engine's /etc/hosts, resolv.conf, ...)
+ * reach the guest through virtio-fs: one share per distinct host
+ * directory, a file through its parent directory. Fills cfg->shares after
+ * the rootfs and m->shares_json for the config message (docs/protocol.md). */
+static int
+plan_bind_shares (struct monitor *m, struct vm_config *cfg, runvm_error_t *err)
+{
+  static char dirs[VM_MAX_SHARES][4096], tags[VM_MAX_SHARES][16];
+  size_t used = 0, cap = 4096, i;
+  char *json = malloc (cap);
+
+  if (json == NULL)
+    return runvm_make_error (err, ENOMEM, "shares");
+  used = snprintf (json, cap, "[{\"tag\":\"rootfs\",\"mount\":\"root\"}");
+  for (i = 0; i < m->spec->n_mounts; i++)
+    {
+      const oci_mount *mt = &m->spec->mounts[i];
+      cleanup_free char *file = NULL, *quoted = NULL;
+      char dir[4096];
+      struct stat st;
+      unsigned k;
+
+      if (!is_bind (mt) || mt->source == NULL || stat (mt->source, &st) < 0)
+        continue; /* a missing source is reported by the guest, like runc */
+      snprintf (dir, sizeof dir, "%s", mt->source);
+      if (!S_ISDIR (st.st_mode))
+        {
+          char *slash = strrchr (dir, '/');
+          if (slash == NULL)
+            continue;
+          file = strdup (slash + 1);
+          if (slash == dir)
+            slash[1] = '\0';
+          else
+            *slash = '\0';
+        }
+      for (k = 1; k < cfg->n_shares; k++)
+        if (strcmp (cfg->shares[k].path, dir) == 0)
+          break;
+      if (k == cfg->n_shares)
+        {
+          if (cfg->n_shares >= VM_MAX_SHARES)
+            {
+              free (json);
+              return runvm_make_error (err, 0, "too many distinct bind mount sources (at most %d)", VM_MAX_SHARES - 1);
+            }
+          snprintf (dirs[k], sizeof dirs[k], "%s", dir);
+          snprintf (tags[k], sizeof tags[k], "s%u", k);
+          cfg->shares[k].path = dirs[k];
+          cfg->shares[k].tag = tags[k];
+          cfg->n_shares++;
+        }
+      quoted = file ? json_quote (file) : NULL;
+      if (used + 128 + (quoted ? strlen (quoted) : 0) > cap)
+        {
+          char *n = realloc (json, cap *= 2);
+          if (n == NULL)
+            {
+              free (json);
+              return runvm_make_error (err, ENOMEM, "shares");
+            }
+          json = n;
+        }
+      used += snprintf (json + used, cap - used, ",{\"tag\":\"%s\",\"mount\":%zu%s%s}", cfg->shares[k].tag, i,
+                        quoted ? ",\"file\":" : "", quoted ? quoted : "");
+    }
+  snprintf (json + used, cap - used, "]");
+  m->shares_json = json;
+  return 0;
+}
+
 static int
 monitor_setup (struct monitor *m, runvm_error_t *err)
 {
@@ -665,6 +749,8 @@ monitor_setup (struct monitor *m, runvm_error_t *err)
       cfg.shares[0].path = rootfs_abs;
       cfg.n_shares = 1;
     }
+  if (plan_bind_shares (m, &cfg, err) < 0)
+    return -1;
 
   {
     char agent_path[4200], ctl_path[4200];

@@ -166,6 +166,15 @@ mount_shares (runvm_error_t *err)
         }
       if (asprintf (&sh->path, "/run/runvm/shares/%s", sh->tag) < 0)
         abort ();
+      {
+        /* Several mounts may come from one share (files of one directory). */
+        size_t j;
+        bool mounted = false;
+        for (j = 0; j < i && !mounted; j++)
+          mounted = agent.cfg.shares[j].mount_index >= 0 && strcmp (agent.cfg.shares[j].tag, sh->tag) == 0;
+        if (mounted)
+          continue;
+      }
       if (!init_opts.host_dir && guest_mount_share (sh->tag, sh->path, err) < 0)
         return -1;
     }

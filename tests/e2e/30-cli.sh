@@ -25,9 +25,26 @@ for code in 0 3 42; do
 	R run -b "$tmp/exit$code" "exit$code" >/dev/null 2>&1
 	t_is "run: exit status $code propagates" "$?" "$code"
 done
-e2e_bundle "$tmp/sig" /bin/testinit kill-self 15
-R run -b "$tmp/sig" sig >/dev/null 2>&1
-t_is "run: death by SIGTERM reports 143" "$?" 143
+# The container process is PID 1 of its pid namespace (as under runc): it
+# only gets the signals it handles, and SIGKILL from outside.
+e2e_bundle "$tmp/sig" /bin/testinit sleep 1000
+R run -b "$tmp/sig" sig >/dev/null 2>&1 &
+rpid=$!
+for _ in $(seq 100); do R state sig 2>/dev/null | grep -q running && break; sleep 0.1; done
+R kill sig TERM
+sleep 1
+t_like "SIGTERM without a handler does not stop a pid-namespace init (as runc)" "$(R state sig)" '"status": "running"'
+R kill sig KILL
+wait "$rpid"
+t_is "run: death by SIGKILL reports 137" "$?" 137
+e2e_bundle "$tmp/trap" /bin/testinit trap TERM 143
+R run -b "$tmp/trap" trap >"$tmp/trap.out" 2>&1 &
+rpid=$!
+for _ in $(seq 100); do R state trap 2>/dev/null | grep -q running && break; sleep 0.1; done
+R kill trap TERM
+wait "$rpid"
+t_is "run: a trapping workload exits with its own code after SIGTERM" "$?" 143
+t_like "the trap ran" "$(cat "$tmp/trap.out")" "got TERM"
 
 e2e_bundle "$tmp/split" /bin/testinit out-err 3
 R run -b "$tmp/split" split >"$tmp/split.out" 2>"$tmp/split.err"
@@ -35,7 +52,7 @@ t_is "stdout carries only stdout" "$(grep -c . "$tmp/split.out")/$(grep -vc '^ou
 t_is "stderr carries only stderr" "$(grep -c . "$tmp/split.err")/$(grep -vc '^err' "$tmp/split.err")" "3/0"
 
 e2e_bundle "$tmp/cat" /bin/testinit cat
-got=$(printf 'line one\nline two\n' | R run -b "$tmp/cat" cat 2>&1)
+got=$(printf 'line one\nline two\n' | R run -b "$tmp/cat" cat 2>/dev/null)
 t_is "stdin reaches the container and EOF ends it" "$got" $'line one\nline two'
 
 e2e_bundle "$tmp/big" /bin/testinit write-bytes 1048576
@@ -77,7 +94,7 @@ t_like "exec runs inside the VM (guest /proc/version)" "$out" "runvm"
 R exec life /bin/testinit exit 5
 t_is "exec exits with the process's status" "$?" 5
 out=$(R exec life /bin/nosuch 2>&1)
-t_like "exec of a missing executable fails with runc's message" "$out" 'executable file not found in \$PATH'
+t_like "exec of a missing executable fails with runc's message" "$out" 'exec: \\?"/bin/nosuch\\?": stat /bin/nosuch: no such file or directory'
 R exec --detach --pid-file "$tmp/exec.pid" life /bin/testinit sleep 1
 t_is "exec --detach returns at once" "$?" 0
 epid=$(cat "$tmp/exec.pid")
@@ -130,7 +147,10 @@ t_like "create with a missing rootfs fails" "$out" "rootfs .* does not exist"
 e2e_bundle "$tmp/noexe" /bin/nosuch
 out=$(R create -b "$tmp/noexe" e4 2>&1)
 rc=$?
-t_like "create with a missing executable: runc's message" "$out" 'exec: "/bin/nosuch": .*no such file or directory|executable file not found'
+t_like "create with a missing executable: runc's message" "$out" 'exec: \\?"/bin/nosuch\\?": stat /bin/nosuch: no such file or directory'
+e2e_bundle "$tmp/nopath" nosuch-cmd
+out=$(R create -b "$tmp/nopath" e5 2>&1)
+t_like "create with a command not in \$PATH: runc's message" "$out" 'exec: \\?"nosuch-cmd\\?": executable file not found in \$PATH'
 t_is "create with a missing executable exits 1" "$rc" 1
 t_ok "a failed create leaves no VM, state dir or virtiofsd" e2e_nothing_left "$root" e4 "$tmp/noexe/rootfs"
 out=$(R create -b "$tmp/hello" 'bad/id' 2>&1)
