@@ -17,6 +17,7 @@ tmp=$(e2e_tmpdir)
 cat >"$tmp/runvm" <<SH
 #!/bin/sh
 export RUNVM_KERNEL="$RUNVM_KERNEL" RUNVM_INITRD="$RUNVM_INITRD"
+echo "\$*" >>"$tmp/calls.log"
 exec "$RUNVM" "\$@"
 SH
 chmod +x "$tmp/runvm"
@@ -66,8 +67,11 @@ P wait logger >/dev/null
 t_like "podman logs shows the output" "$(P logs logger 2>&1)" "logged-line"
 
 P run -d --name victim --network none "$img" sleep 1000 >/dev/null
-mon=$(pgrep -f "runvm.* create .*victim" | head -1)
+cid=$(P inspect victim --format '{{.Id}}')
+root=$(sed -n 's/.*--root[= ]\([^ ]*\).*/\1/p' "$tmp/calls.log" | head -1)
+t_ok "the monitor of a podman container is alive" pgrep -f "runvm.* create .*$cid"
 t_ok "podman rm -f" P rm -f victim
-sleep 1
-t_nok "podman rm -f leaves no runvm process" pgrep -f "runvm.*$(P ps -aq --no-trunc --filter name=victim 2>/dev/null || echo victim)"
-t_nok "podman rm -f leaves no virtiofsd" pgrep -f "virtiofsd.*victim"
+for _ in $(seq 50); do pgrep -f "$cid" >/dev/null || break; sleep 0.1; done
+t_nok "podman rm -f leaves no runvm, conmon or virtiofsd process" pgrep -af "$cid"
+t_nok "podman rm -f leaves no state dir (${root:-/run/runvm})" test -e "${root:-/run/runvm}/$cid"
+t_diag "podman called: $(cut -d' ' -f1-6 "$tmp/calls.log" | sort | uniq -c | sort -rn | head -8)"
