@@ -5,6 +5,7 @@
 #include "utils.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -301,6 +302,18 @@ monitor_request (const char *dir, const char *json, yajl_val *reply, runvm_error
     return -1;
   if (proto_send (fd, json, strlen (json), err) < 0)
     return -1;
+  {
+    /* Never hang on a wedged monitor or guest: the guest answers within
+     * seconds even on emulated KVM. */
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int n;
+    do
+      n = poll (&p, 1, MONITOR_REPLY_TIMEOUT_MS);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+      return runvm_make_error (err, 0, "timed out after %d s waiting for the container's monitor to answer",
+                               MONITOR_REPLY_TIMEOUT_MS / 1000);
+  }
   r = proto_recv_tree (fd, &tree, &type, err);
   if (r < 0)
     return -1;

@@ -16,6 +16,7 @@
 #define MONITOR_SOCKET "monitor.sock"
 #define CONSOLE_LOG "console.log"
 #define VSOCK_BASE "v" /* guest port P -> <state>/v_P */
+#define MONITOR_REPLY_TIMEOUT_MS 120000
 
 struct container_state
 {

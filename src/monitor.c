@@ -497,7 +497,10 @@ control_thread (void *opaque)
                   pfd[0].fd = -1;
                 }
               else if ((tree = yajl_tree_parse (json, errbuf, sizeof errbuf)) && proto_get_string (tree, "type"))
-                handle_agent_message (m, tree, proto_get_string (tree, "type"), json, len);
+                {
+                  monitor_log (m, "guest: %s", proto_get_string (tree, "type"));
+                  handle_agent_message (m, tree, proto_get_string (tree, "type"), json, len);
+                }
               else
                 monitor_log (m, "malformed message from the guest");
               if (tree)
@@ -551,6 +554,7 @@ control_thread (void *opaque)
                 client_close (c);
                 continue;
               }
+            monitor_log (m, "request: %s", type);
             handle_client_request (m, c, tree, type);
             yajl_tree_free (tree);
           }

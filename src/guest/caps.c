@@ -105,23 +105,24 @@ set_flag (cap_t caps, cap_flag_t flag, char **names, size_t n, runvm_error_t *er
   return 0;
 }
 
+/* GIVEN NULL or a set left out means no capabilities, as with runc: a
+ * process without process.capabilities runs with none at all. */
 int
-apply_user_and_caps (const oci_process *p, runvm_error_t *err)
+apply_user_and_caps (const oci_process *p, const oci_capabilities *given, runvm_error_t *err)
 {
-  const oci_capabilities *c = p->capabilities;
+  static const oci_capabilities none;
+  const oci_capabilities *c = given ? given : &none;
   cap_value_t bounding[CAP_LAST_CAP + 64];
   size_t n_bounding = 0, i;
   cap_value_t v;
 
-  if (c && c->bounding)
-    {
-      n_bounding = cap_values (c->bounding, c->n_bounding < ARRAY_SIZE (bounding) ? c->n_bounding : 0, bounding);
-      for (v = 0; v < (cap_value_t) cap_max_bits (); v++)
-        if (!in_set (bounding, n_bounding, v) && prctl (PR_CAPBSET_DROP, v, 0, 0, 0) < 0 && errno != EINVAL)
-          return runvm_make_error (err, errno, "drop capability %d from the bounding set", (int) v);
-    }
+  if (c->bounding)
+    n_bounding = cap_values (c->bounding, c->n_bounding < ARRAY_SIZE (bounding) ? c->n_bounding : 0, bounding);
+  for (v = 0; v < (cap_value_t) cap_max_bits (); v++)
+    if (!in_set (bounding, n_bounding, v) && prctl (PR_CAPBSET_DROP, v, 0, 0, 0) < 0 && errno != EINVAL)
+      return runvm_make_error (err, errno, "drop capability %d from the bounding set", (int) v);
   /* Keep the permitted set across setuid; the sets are set right after. */
-  if (c && prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+  if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return runvm_make_error (err, errno, "prctl(PR_SET_KEEPCAPS)");
   if (setgroups (p->n_additional_gids, p->additional_gids) < 0)
     return runvm_make_error (err, errno, "setgroups");
@@ -129,8 +130,6 @@ apply_user_and_caps (const oci_process *p, runvm_error_t *err)
     return runvm_make_error (err, errno, "setgid %u", (unsigned) p->gid);
   if (setresuid (p->uid, p->uid, p->uid) < 0)
     return runvm_make_error (err, errno, "setuid %u", (unsigned) p->uid);
-  if (c == NULL)
-    return 0;
   if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
     return runvm_make_error (err, errno, "prctl(PR_SET_KEEPCAPS)");
   {

@@ -130,7 +130,8 @@ int set_loopback_up (runvm_error_t *err);
 
 /* ---- process attributes (caps.c) ---- */
 int apply_rlimits (const oci_process *p, runvm_error_t *err);
-int apply_user_and_caps (const oci_process *p, runvm_error_t *err);
+/* GIVEN: the process's capabilities (NULL: none, as with runc). */
+int apply_user_and_caps (const oci_process *p, const oci_capabilities *given, runvm_error_t *err);
 /* Resolves ARGV0 like Go's exec.LookPath with the process's PATH; fills
  * *status with 127/126 on failure and uses runc's wording. */
 int lookup_executable (const char *argv0, char **env, char **out, int *status, runvm_error_t *err);

@@ -164,7 +164,10 @@ setup_process (const struct container_config *cfg, const oci_process *p, bool is
   cwd_done = chdir (p->cwd) == 0;
   if (sc && !p->no_new_privileges && seccomp_apply (sc, err) < 0)
     return -1;
-  if (apply_user_and_caps (p, err) < 0)
+  /* An exec without capabilities of its own gets the container's (runc). */
+  if (apply_user_and_caps (p, p->capabilities || is_container ? p->capabilities : cfg->spec->process->capabilities,
+                           err)
+      < 0)
     return -1;
   if (!cwd_done && chdir (p->cwd) < 0)
     return runvm_make_error (err, errno, "chdir to cwd (\"%s\") set in config.json failed", p->cwd);

@@ -487,6 +487,14 @@ rootfs_enter (const struct container_config *cfg, runvm_error_t *err)
     return runvm_make_error (err, errno, "detach the old root");
   if (chdir ("/") < 0)
     return runvm_make_error (err, errno, "chdir /");
+  /* runc creates a missing cwd inside the new root, before making it
+   * read-only; a failure is reported by the chdir that follows. */
+  if (spec->process && spec->process->cwd && spec->process->cwd[0] == '/')
+    {
+      runvm_error_t ignored = NULL;
+      mkdir_p (spec->process->cwd, 0755, &ignored);
+      runvm_error_release (&ignored);
+    }
   if (spec->root_readonly && mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags ("/"), NULL) < 0)
     return runvm_make_error (err, errno, "make the rootfs read-only");
   prop = propagation_flags (spec->linux_ ? spec->linux_->rootfs_propagation : NULL);
