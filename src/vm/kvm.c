@@ -206,6 +206,17 @@ phase_irqchip (struct vm *vm, runvm_error_t *err)
     return runvm_make_error (err, errno, "KVM_CREATE_IRQCHIP");
   if (ioctl (vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
     return runvm_make_error (err, errno, "KVM_CREATE_PIT2");
+  {
+    /* Discard lost PIT ticks instead of re-injecting them (QEMU's
+     * lost_tick_policy=discard): on a slow or overloaded host the backlog
+     * keeps the host's kvm-pit thread busy for minutes (seen as a soft
+     * lockup under nested emulation). Linux guests use kvmclock and the
+     * LAPIC timer, not PIT tick counts, for time. */
+    struct kvm_reinject_control reinject = { .pit_reinject = 0 };
+    if (ioctl (vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_REINJECT_CONTROL) > 0
+        && ioctl (vm->vm_fd, KVM_REINJECT_CONTROL, &reinject) < 0)
+      return runvm_make_error (err, errno, "KVM_REINJECT_CONTROL");
+  }
   /* 0-4 belong to the timer, keyboard, cascade and COM ports. */
   vm->next_irq = VIRTIO_MMIO_FIRST_IRQ;
   return 0;
