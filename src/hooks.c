@@ -2,8 +2,10 @@
  * stdin, their own args and env, and a timeout. A poststop failure only
  * warns (runtime-spec). */
 #include <config.h>
+#include "container.h"
 #include "lifecycle.h"
 #include "oci-spec/spec.h"
+#include "proto.h"
 #include "utils.h"
 
 #include <fcntl.h>
@@ -66,13 +68,58 @@ run_one_hook (const char *kind, const oci_hook *h, const char *state_json, runvm
   return runvm_make_error (err, 0, "error running %s hook %s: killed by signal %d", kind, h->path, WTERMSIG (status));
 }
 
+/* The status a hook of KIND sees, as runc sets it: the create-time hooks run
+ * while the container is being created, startContainer before the process
+ * runs, poststart after (runtime-spec; crun, runc >= 1.2), poststop after
+ * it is gone. NULL: leave the state as given. */
+static const char *
+hook_status (const char *kind)
+{
+  if (strcmp (kind, "prestart") == 0 || strcmp (kind, "createRuntime") == 0 || strcmp (kind, "createContainer") == 0)
+    return "creating";
+  if (strcmp (kind, "startContainer") == 0)
+    return "created";
+  if (strcmp (kind, "poststart") == 0)
+    return "running";
+  if (strcmp (kind, "poststop") == 0)
+    return "stopped";
+  return NULL;
+}
+
+/* STATE_JSON with its status set for KIND (a new string), or NULL to use
+ * STATE_JSON as it is. */
+static char *
+state_for_hook (const char *kind, const char *state_json)
+{
+  const char *status = hook_status (kind);
+  yajl_val tree, v;
+  char *out;
+
+  if (state_json == NULL || status == NULL || (tree = yajl_tree_parse (state_json, NULL, 0)) == NULL)
+    return NULL;
+  v = proto_get (tree, "status");
+  if (v == NULL || !YAJL_IS_STRING (v))
+    {
+      yajl_tree_free (tree);
+      return NULL;
+    }
+  free (v->u.string);
+  v->u.string = strdup (status);
+  out = v->u.string ? json_from_tree (tree) : NULL;
+  yajl_tree_free (tree);
+  return out;
+}
+
 int
 run_hooks (const char *kind, const void *hooks, size_t n, const char *state_json, bool warn_only,
            runvm_error_t *err)
 {
   const oci_hook *h = hooks;
+  cleanup_free char *state = n ? state_for_hook (kind, state_json) : NULL;
   size_t i;
 
+  if (state)
+    state_json = state;
   for (i = 0; i < n; i++)
     if (run_one_hook (kind, &h[i], state_json, err) < 0)
       {

@@ -135,7 +135,7 @@ main (int argc, char **argv)
         {
           if (r < 0)
             {
-              fprintf (stderr, "flag needs an argument: %s\n", a);
+              fprintf (stderr, "flag needs an argument: -%s\n", a + 2);
               return 1;
             }
           continue;
@@ -146,7 +146,10 @@ main (int argc, char **argv)
         g.systemd_cgroup = 1;
       else
         {
-          fprintf (stderr, "flag provided but not defined: %s\n", a);
+          /* Go's flag package (runc) names the flag with one dash. */
+          fprintf (stderr, "Incorrect Usage.\n\n");
+          usage (stderr);
+          fprintf (stderr, "\nflag provided but not defined: -%s\n", a + 2);
           return 1;
         }
     }
