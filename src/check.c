@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "container.h"
 #include "utils.h"
 #include "vm.h"
 
@@ -20,16 +21,6 @@ report (bool ok, bool required, const char *what, const char *detail)
   printf ("%-4s %-22s %s\n", ok ? "ok" : required ? "FAIL" : "warn", what, detail);
   if (!ok && required)
     problems++;
-}
-
-static const char *
-path_or_default (const char *env, const char *file, char *buf, size_t len)
-{
-  const char *v = getenv (env);
-  if (v && *v)
-    return v;
-  snprintf (buf, len, "%s/%s", PKGLIBDIR, file);
-  return buf;
 }
 
 int
@@ -51,10 +42,10 @@ cmd_check (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
   p = getenv ("RUNVM_VIRTIOFSD") ? getenv ("RUNVM_VIRTIOFSD") : VIRTIOFSD_PATH;
   snprintf (buf, sizeof buf, "%s%s", p, access (p, X_OK) == 0 ? "" : " is missing (apt-get install qemu-system-common)");
   report (access (p, X_OK) == 0, true, "virtiofsd", buf);
-  p = path_or_default ("RUNVM_KERNEL", "vmlinux", kernel, sizeof kernel);
+  p = runvm_default_path ("RUNVM_KERNEL", "vmlinux", kernel, sizeof kernel);
   snprintf (buf, sizeof buf, "%s%s", p, access (p, R_OK) == 0 ? "" : " is missing (make kernel && make install)");
   report (access (p, R_OK) == 0, true, "guest kernel", buf);
-  p = path_or_default ("RUNVM_INITRD", "runvm-init.cpio", initrd, sizeof initrd);
+  p = runvm_default_path ("RUNVM_INITRD", "runvm-init.cpio", initrd, sizeof initrd);
   snprintf (buf, sizeof buf, "%s%s", p, access (p, R_OK) == 0 ? "" : " is missing (make install)");
   report (access (p, R_OK) == 0, true, "runvm-init", buf);
   report (stat ("/dev/net/tun", &st) == 0, false, "tun",

@@ -348,3 +348,13 @@ json_quote (const char *s)
   gen_string (gen, s ? s : "");
   return gen_finish (gen);
 }
+
+const char *
+runvm_default_path (const char *env, const char *file, char *buf, size_t len)
+{
+  const char *v = getenv (env);
+  if (v && *v)
+    return v;
+  snprintf (buf, len, "%s/%s", PKGLIBDIR, file);
+  return buf;
+}

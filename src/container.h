@@ -66,6 +66,9 @@ struct monitor_args
 void monitor_main (struct monitor_args *a) __attribute__ ((noreturn));
 
 
+/* $ENV if set, else the installed PKGLIBDIR/FILE (kernel, initramfs). */
+const char *runvm_default_path (const char *env, const char *file, char *buf, size_t len);
+
 /* JSON text of a parsed value; a quoted, escaped JSON string. */
 char *json_from_tree (yajl_val v);
 char *json_quote (const char *s);

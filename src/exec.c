@@ -448,22 +448,12 @@ cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
             }
           _exit (wait_exec_exit (sock));
         }
-      if (o.pid_file)
-        {
-          char buf[32];
-          int n = snprintf (buf, sizeof buf, "%d", (int) pid);
-          if (write_file_atomic (o.pid_file, buf, n, err) < 0)
-            return -1;
-        }
+      if (o.pid_file && write_pid_file (o.pid_file, pid, err) < 0)
+        return -1;
       return 0;
     }
-  if (o.pid_file)
-    {
-      char buf[32];
-      int n = snprintf (buf, sizeof buf, "%d", (int) getpid ());
-      if (write_file_atomic (o.pid_file, buf, n, err) < 0)
-        return -1;
-    }
+  if (o.pid_file && write_pid_file (o.pid_file, getpid (), err) < 0)
+    return -1;
   if (master >= 0)
     {
       close (slave);

@@ -154,12 +154,11 @@ wait_for_monitor (int sync_fd, pid_t pid, runvm_error_t *err)
   return runvm_make_error (err, 0, "the monitor did not report the container as created");
 }
 
-static int
+int
 write_pid_file (const char *path, pid_t pid, runvm_error_t *err)
 {
   char buf[32];
   int n = snprintf (buf, sizeof buf, "%d", (int) pid);
-  cleanup_free char *abs = NULL;
 
   /* runc writes the pid file atomically, without a trailing newline. */
   return write_file_atomic (path, buf, n, err);

@@ -22,6 +22,8 @@ struct create_options
 int lifecycle_create (struct runvm_global *g, struct create_options *o, pid_t *monitor_pid, runvm_error_t *err);
 int lifecycle_start (struct runvm_global *g, const char *id, runvm_error_t *err);
 int lifecycle_delete (struct runvm_global *g, const char *id, bool force, runvm_error_t *err);
+/* Writes PID to PATH as runc does (atomically, no newline). */
+int write_pid_file (const char *path, pid_t pid, runvm_error_t *err);
 /* Sends a pty master over a --console-socket (SCM_RIGHTS). */
 int console_send (const char *socket_path, int master, runvm_error_t *err);
 /* Parses "KILL", "SIGKILL", "9". */

@@ -53,8 +53,6 @@ struct monitor
   char *shares_json; /* the config message's "shares" array */
 };
 
-static struct monitor *the_monitor;
-
 void
 monitor_log (struct monitor *m, const char *fmt, ...)
 {
@@ -565,16 +563,6 @@ control_thread (void *opaque)
 
 /* ---- setup ---- */
 
-static const char *
-default_path (const char *env, const char *file, char *buf, size_t len)
-{
-  const char *v = getenv (env);
-  if (v && *v)
-    return v;
-  snprintf (buf, len, "%s/%s", PKGLIBDIR, file);
-  return buf;
-}
-
 static uint64_t
 parse_u64 (const char *s)
 {
@@ -721,12 +709,12 @@ monitor_setup (struct monitor *m, runvm_error_t *err)
   if (oci_spec_parse_file (path, &m->spec, err) < 0)
     return -1;
   size_vm (m, &cfg);
-  cfg.kernel_path = default_path ("RUNVM_KERNEL", "vmlinux", kernel_buf, sizeof kernel_buf);
+  cfg.kernel_path = runvm_default_path ("RUNVM_KERNEL", "vmlinux", kernel_buf, sizeof kernel_buf);
   if ((a = oci_spec_annotation (m->spec, "run.oci.runvm.kernel")))
     cfg.kernel_path = a;
   if (m->spec->vm && m->spec->vm->kernel_path)
     cfg.kernel_path = m->spec->vm->kernel_path;
-  cfg.initrd_path = default_path ("RUNVM_INITRD", "runvm-init.cpio", initrd_buf, sizeof initrd_buf);
+  cfg.initrd_path = runvm_default_path ("RUNVM_INITRD", "runvm-init.cpio", initrd_buf, sizeof initrd_buf);
   if ((a = oci_spec_annotation (m->spec, "run.oci.runvm.initrd")))
     cfg.initrd_path = a;
   if (m->spec->vm && m->spec->vm->kernel_initrd)
@@ -842,7 +830,6 @@ monitor_main (struct monitor_args *a)
   m->exit_status = -1;
   for (i = 0; i < MAX_CLIENTS; i++)
     m->clients[i].fd = -1, m->clients[i].exec = -1;
-  the_monitor = m;
   m->log_fd = -1;
   if (a->g->log)
     m->log_fd = open (a->g->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
