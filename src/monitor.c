@@ -840,6 +840,9 @@ monitor_main (struct monitor_args *a)
       m->log_fd = open (p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     }
   prctl (PR_SET_NAME, "runvm-monitor");
+  /* A CLI client or an engine that goes away must not take the container
+   * with it: writes to closed sockets and pipes fail with EPIPE instead. */
+  signal (SIGPIPE, SIG_IGN);
   if (container_load (a->g, a->id, &m->st, &err) < 0 || monitor_setup (m, &err) < 0)
     {
       sync_report (m, "error %s", err ? err->msg : "monitor setup failed");
