@@ -104,6 +104,10 @@ t_nok "exec --detach: that process exits with the exec" kill -0 "$epid"
 out=$(R exec --env FOO=bar --cwd /tmp life /bin/testinit env)
 t_like "exec --env adds to the environment" "$out" "FOO=bar"
 
+R exec --detach --pid-file "$tmp/gone.pid" life /bin/testinit sleep 2
+kill -9 "$(cat "$tmp/gone.pid")"
+sleep 3
+t_like "an exec whose host process vanished does not take the container down" "$(R state life)" '"status": "running"'
 t_ok "kill with the default signal (SIGTERM)" R kill life
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 t_nok "the monitor exits after the container" kill -0 "$pid"
