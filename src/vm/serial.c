@@ -41,9 +41,25 @@ struct serial
   size_t buf_len;
 };
 
+/* Without ACPI the guest kernel turns `poweroff` into a halt: it prints
+ * this at emergency level (shown even with `quiet`) and stops every CPU
+ * with interrupts off, which an in-kernel irqchip never reports. Seeing it
+ * on the console is how the VM ends then; a guest could as well reset. */
+static void
+serial_check_halt (struct serial *s)
+{
+  static const char *const markers[] = { "reboot: System halted", "reboot: Power down" };
+  size_t i;
+
+  for (i = 0; i < ARRAY_SIZE (markers); i++)
+    if (memmem (s->buf, s->buf_len, markers[i], strlen (markers[i])))
+      vm_request_stop (s->vm, VM_END_POWEROFF);
+}
+
 static void
 serial_flush (struct serial *s)
 {
+  serial_check_halt (s);
   if (s->buf_len && s->out_fd >= 0)
     {
       if (write_all (s->out_fd, s->buf, s->buf_len) < 0)
