@@ -491,7 +491,14 @@ test_exec (void)
 
   /* Many short execs (health checks) must not leak descriptors. */
   {
-    int before = count_fds (h.init_pid), after, k, ok = 1;
+    int before, after, k, ok = 1;
+    /* Measure both sides after a ps round trip, so what earlier tests left
+     * closing has been processed; a leak is growth. */
+    fake_host_send (&h, "{\"type\":\"ps\"}");
+    m = recv_type (&h, "ps");
+    if (m)
+      yajl_tree_free (m);
+    before = count_fds (h.init_pid);
     for (k = 3; k < 13; k++)
       {
         char msg[256];
@@ -516,7 +523,7 @@ test_exec (void)
     if (m)
       yajl_tree_free (m);
     after = count_fds (h.init_pid);
-    TAP_OK (ok && before > 0 && after == before, "10 execs: statuses right, no descriptor leaked (%d -> %d)", before,
+    TAP_OK (ok && before > 0 && after <= before, "10 execs: statuses right, no descriptor leaked (%d -> %d)", before,
             after);
   }
 
