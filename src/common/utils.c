@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 int
 read_all (int fd, void *buf, size_t len, size_t *got)
@@ -206,4 +207,12 @@ process_start_time (pid_t pid)
   if (p == NULL)
     return 0;
   return strtoull (p + 1, NULL, 10);
+}
+
+int64_t
+monotonic_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

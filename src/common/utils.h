@@ -4,6 +4,7 @@
 #define RUNVM_UTILS_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -77,6 +78,8 @@ int write_file_atomic (const char *path, const void *data, size_t len, runvm_err
 int mkdir_p (const char *path, mode_t mode, runvm_error_t *err);
 /* rm -rf of a directory tree that runvm created (no symlink following). */
 int remove_tree (const char *path, runvm_error_t *err);
+/* CLOCK_MONOTONIC in milliseconds (timeouts and deadlines). */
+int64_t monotonic_ms (void);
 /* Process start time (field 22 of /proc/PID/stat), 0 if unknown. */
 unsigned long long process_start_time (pid_t pid);
 

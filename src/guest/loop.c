@@ -23,13 +23,6 @@ static struct timer *timers;
 static size_t n_timers, alloc_timers;
 static int next_timer_id = 1;
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 loop_init (runvm_error_t *err)
@@ -76,7 +69,7 @@ loop_timer_add (int ms, timer_fn fn, void *data)
       if (timers == NULL)
         abort ();
     }
-  timers[n_timers] = (struct timer){ next_timer_id, now_ms () + ms, fn, data };
+  timers[n_timers] = (struct timer){ next_timer_id, monotonic_ms () + ms, fn, data };
   n_timers++;
   return next_timer_id++;
 }
@@ -99,7 +92,7 @@ run_expired_timers (void)
 {
   for (;;)
     {
-      long long now = now_ms ();
+      long long now = monotonic_ms ();
       struct timer t;
       size_t i;
 
@@ -124,7 +117,7 @@ loop_run_once (void)
 
   if (n_timers)
     {
-      long long now = now_ms (), first = timers[0].deadline_ms;
+      long long now = monotonic_ms (), first = timers[0].deadline_ms;
       for (i = 1; i < n_timers; i++)
         if (timers[i].deadline_ms < first)
           first = timers[i].deadline_ms;

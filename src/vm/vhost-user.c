@@ -107,13 +107,6 @@ vhost_user_request_name (uint32_t request)
     }
 }
 
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits until fd is ready for `events` or the deadline passes.
  * Returns 1 when ready (or in error/hangup: the next I/O call reports it),
@@ -124,7 +117,7 @@ wait_ready (int fd, short events, int64_t deadline)
   for (;;)
     {
       struct pollfd p = { .fd = fd, .events = events };
-      int64_t left = deadline - now_ms ();
+      int64_t left = deadline - monotonic_ms ();
       int r;
 
       if (left <= 0)
@@ -285,7 +278,7 @@ exchange (struct vhost_user *vu, uint32_t request, const void *payload, uint32_t
   if (size)
     memcpy (&msg.p, payload, size);
 
-  deadline = now_ms () + vu->timeout_ms;
+  deadline = monotonic_ms () + vu->timeout_ms;
   if (send_message (vu, request, &msg, sizeof msg.h + size, fds, n_fds, deadline, err) < 0)
     goto out;
   if (reply == NULL && !ack)

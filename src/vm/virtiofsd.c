@@ -79,13 +79,6 @@ step_name (int step)
     }
 }
 
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the child, between fork and exec: async-signal-safe calls only ---- */
 
@@ -452,7 +445,7 @@ wait_exited_locked (struct virtiofsd *d, int64_t deadline)
 {
   while (!d->exited)
     {
-      int64_t left = deadline - now_ms ();
+      int64_t left = deadline - monotonic_ms ();
       struct timespec ts;
 
       if (left <= 0)
@@ -476,7 +469,7 @@ virtiofsd_wait_exit (struct virtiofsd *d, int timeout_ms, int *wait_status)
   bool exited;
 
   pthread_mutex_lock (&d->lock);
-  exited = wait_exited_locked (d, now_ms () + (timeout_ms > 0 ? timeout_ms : 0));
+  exited = wait_exited_locked (d, monotonic_ms () + (timeout_ms > 0 ? timeout_ms : 0));
   if (exited && wait_status)
     *wait_status = d->wait_status;
   pthread_mutex_unlock (&d->lock);
@@ -549,10 +542,10 @@ virtiofsd_stop (struct virtiofsd *d, int grace_ms)
   d->stopping = true;
   /* With its socket closed virtiofsd exits by itself; that is the clean
    * path in sandbox=namespace mode, where our child waits for its own. */
-  if (!wait_exited_locked (d, now_ms () + (grace_ms > 0 ? grace_ms : 0)))
+  if (!wait_exited_locked (d, monotonic_ms () + (grace_ms > 0 ? grace_ms : 0)))
     {
       kill (d->pid, SIGTERM);
-      if (!wait_exited_locked (d, now_ms () + 1000))
+      if (!wait_exited_locked (d, monotonic_ms () + 1000))
         {
           kill (d->pid, SIGKILL);
           /* SIGKILL cannot be ignored: the watcher reaps it promptly. */

@@ -142,13 +142,6 @@ vsock_mux_reset (struct vsock_mux *m)
   m->ctrl_head = m->ctrl_len = 0;
 }
 
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Guest data we hold that a live host reader has yet to take. */
 static bool
@@ -162,7 +155,7 @@ vsock_mux_drain (struct vsock_mux *m, int timeout_ms)
 {
   cleanup_free struct pollfd *pfd = NULL;
   cleanup_free struct vsock_conn **conns = NULL;
-  int64_t deadline = now_ms () + timeout_ms;
+  int64_t deadline = monotonic_ms () + timeout_ms;
 
   if (m == NULL || m->n_conns == 0)
     return 0;
@@ -196,7 +189,7 @@ vsock_mux_drain (struct vsock_mux *m, int timeout_ms)
         }
       if (n == 0)
         return 0;
-      left = timeout_ms < 0 ? -1 : deadline - now_ms ();
+      left = timeout_ms < 0 ? -1 : deadline - monotonic_ms ();
       if (timeout_ms >= 0 && left <= 0)
         {
           errno = ETIMEDOUT;
@@ -220,14 +213,14 @@ vsock_mux_drain (struct vsock_mux *m, int timeout_ms)
         }
       /* A reader that keeps taking data gets all of it, however slowly. */
       if (progress)
-        deadline = now_ms () + timeout_ms;
+        deadline = monotonic_ms () + timeout_ms;
     }
 }
 
 void
 vsock_mux_free (struct vsock_mux *m)
 {
-  int64_t deadline = now_ms () + RELEASE_FLUSH_MS;
+  int64_t deadline = monotonic_ms () + RELEASE_FLUSH_MS;
   struct port_override *o, *next;
   unsigned b;
 
@@ -244,7 +237,7 @@ vsock_mux_free (struct vsock_mux *m)
           while (c->state == CONN_ESTABLISHED && c->buf_len > 0 && c->wfd >= 0 && !c->host_wr_dead)
             {
               struct pollfd p = { .fd = c->wfd, .events = POLLOUT };
-              int64_t left = deadline - now_ms ();
+              int64_t left = deadline - monotonic_ms ();
               uint32_t before = c->buf_len;
 
               if (left <= 0 || poll (&p, 1, (int) left) <= 0)
