@@ -369,6 +369,82 @@ lifecycle_start (struct runvm_global *g, const char *id, runvm_error_t *err)
   return ret;
 }
 
+/* Kills what is left of one virtiofsd process group (recorded by the
+ * monitor as <state>/virtiofsd-TAG.pid) and waits for it: only processes of
+ * that group whose name is virtiofsd, so a reused id is never hit. Returns
+ * how many are still alive. */
+static int
+kill_virtiofsd_group (pid_t pgid)
+{
+  DIR *d = opendir ("/proc");
+  struct dirent *de;
+  int alive = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((de = readdir (d)))
+    {
+      char path[64], buf[512], *close_paren, *open_paren;
+      int fd, pgrp = 0;
+      ssize_t n;
+      pid_t pid = (pid_t) atoi (de->d_name);
+
+      if (pid <= 0)
+        continue;
+      snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      n = read (fd, buf, sizeof buf - 1);
+      close (fd);
+      if (n <= 0)
+        continue;
+      buf[n] = '\0';
+      open_paren = strchr (buf, '(');
+      close_paren = strrchr (buf, ')');
+      if (open_paren == NULL || close_paren == NULL || close_paren[1] != ' ')
+        continue;
+      /* fields after the name: state ppid pgrp */
+      if (sscanf (close_paren + 2, "%*c %*d %d", &pgrp) != 1 || pgrp != (int) pgid)
+        continue;
+      if (strncmp (open_paren + 1, "virtiofsd)", 10) != 0 || close_paren[2] == 'Z')
+        continue;
+      kill (pid, SIGKILL);
+      alive++;
+    }
+  closedir (d);
+  return alive;
+}
+
+static void
+reap_virtiofsd (const char *dir)
+{
+  DIR *d = opendir (dir);
+  struct dirent *de;
+
+  if (d == NULL)
+    return;
+  while ((de = readdir (d)))
+    {
+      cleanup_free char *path = NULL, *data = NULL;
+      runvm_error_t ignored = NULL;
+      pid_t pgid;
+      int i;
+
+      if (strncmp (de->d_name, "virtiofsd-", 10) != 0 || strstr (de->d_name, ".pid") == NULL)
+        continue;
+      if (asprintf (&path, "%s/%s", dir, de->d_name) < 0 || read_file (path, &data, NULL, &ignored) < 0)
+        {
+          runvm_error_release (&ignored);
+          continue;
+        }
+      pgid = (pid_t) atoi (data);
+      for (i = 0; pgid > 1 && i < 500 && kill_virtiofsd_group (pgid) > 0; i++)
+        usleep (10000);
+    }
+  closedir (d);
+}
+
 int
 lifecycle_delete (struct runvm_global *g, const char *id, bool force, runvm_error_t *err)
 {
@@ -405,6 +481,8 @@ lifecycle_delete (struct runvm_global *g, const char *id, bool force, runvm_erro
           usleep (10000);
         }
     }
+  /* A killed monitor's virtiofsd dies asynchronously: make sure it has. */
+  reap_virtiofsd (dir);
   if (st.config_path && oci_spec_parse_file (st.config_path, &spec, err) < 0)
     runvm_error_release (err);
   free (st.status);

@@ -390,6 +390,21 @@ virtiofsd_start (const struct virtiofsd_config *cfg, struct virtiofsd **out, int
     }
   d->pid = pid;
   close (steal_fd (&report_wr));
+  {
+    /* virtiofsd leads its own process group (setsid in the child). Record it
+     * so `runvm delete` can make sure nothing of it outlives a killed
+     * monitor: the parent-death signal is asynchronous, and virtiofsd's
+     * sandbox child exits after it. */
+    cleanup_free char *pid_path = NULL;
+    char buf[32];
+    int n = snprintf (buf, sizeof buf, "%d", (int) pid);
+    if (asprintf (&pid_path, "%s/virtiofsd-%s.pid", cfg->state_dir, cfg->tag) >= 0)
+      {
+        runvm_error_t ignored = NULL;
+        write_file_atomic (pid_path, buf, n, &ignored);
+        runvm_error_release (&ignored);
+      }
+  }
 
   /* EOF means execve succeeded; a record means the child gave up. */
   do
