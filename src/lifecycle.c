@@ -184,6 +184,8 @@ close_extra_fds (int keep_upto, int keep1, int keep2)
   closedir (d);
 }
 
+static void reap_virtiofsd (const char *dir);
+
 int
 lifecycle_create (struct runvm_global *g, struct create_options *o, pid_t *monitor_pid, runvm_error_t *err)
 {
@@ -315,6 +317,7 @@ lifecycle_create (struct runvm_global *g, struct create_options *o, pid_t *monit
 
 fail_dir:
   free (st.created);
+  reap_virtiofsd (dir);
   {
     runvm_error_t ignored = NULL;
     remove_tree (dir, &ignored);
