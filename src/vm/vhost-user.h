@@ -46,7 +46,11 @@ enum vhost_user_request
 /* Most memory regions one SET_MEM_TABLE may carry. */
 #define VHOST_USER_MAX_MEM_REGIONS 8
 
-#define VHOST_USER_DEFAULT_TIMEOUT_MS 5000
+/* Per request. Generous: the first request also waits for the backend to
+ * start (virtiofsd sets up its sandbox first), which under an emulated KVM
+ * host with other VMs booting has taken seconds. A backend that dies closes
+ * the socket, which fails at once; only a wedged one waits this long. */
+#define VHOST_USER_DEFAULT_TIMEOUT_MS 30000
 
 struct vhost_user
 {
