@@ -8,64 +8,168 @@
 #include "proto.h"
 #include "utils.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
+#include <unistd.h>
 
 extern char **environ;
 
-static int
-run_one_hook (const char *kind, const oci_hook *h, const char *state_json, runvm_error_t *err)
-{
-  int in[2];
-  pid_t pid;
-  int status = 0;
-  time_t deadline;
+/* A hook's stdout or stderr, kept for the error message as runc does (the
+ * first HOOK_OUTPUT_MAX bytes; the rest is read and dropped). */
+#define HOOK_OUTPUT_MAX 4096
 
-  if (pipe2 (in, O_CLOEXEC) < 0)
-    return runvm_make_error (err, errno, "pipe");
-  pid = fork ();
+struct hook_output
+{
+  int fd;
+  size_t len;
+  char buf[HOOK_OUTPUT_MAX + 1];
+};
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+static void
+hook_output_read (struct hook_output *o)
+{
+  char scratch[4096];
+  ssize_t n;
+
+  if (o->len < HOOK_OUTPUT_MAX)
+    n = read (o->fd, o->buf + o->len, HOOK_OUTPUT_MAX - o->len);
+  else
+    n = read (o->fd, scratch, sizeof scratch);
+  if (n > 0 && o->len < HOOK_OUTPUT_MAX)
+    o->len += (size_t) n;
+  else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+    {
+      close_fd (&o->fd);
+    }
+  o->buf[o->len] = '\0';
+}
+
+static int
+spawn_hook (const oci_hook *h, int in, int out, int errfd)
+{
+  char *argv0[] = { h->path, NULL };
+  static char *empty_env[] = { NULL };
+  pid_t pid = fork ();
+
+  if (pid != 0)
+    return pid;
+  dup2 (in, 0);
+  dup2 (out, 1);
+  dup2 (errfd, 2);
+  execve (h->path, h->n_args ? h->args : argv0, h->n_env ? h->env : empty_env);
+  dprintf (2, "fork/exec %s: %s", h->path, strerror (errno));
+  _exit (127);
+}
+
+/* Runs hook number INDEX of KIND with STATE_JSON on its stdin; its stdout
+ * and stderr are collected and only shown when it fails, in runc's words:
+ * "error running KIND hook #N: exit status S, stdout: ..., stderr: ...". */
+static int
+run_one_hook (const char *kind, size_t index, const oci_hook *h, const char *state_json, runvm_error_t *err)
+{
+  struct hook_output out = { .fd = -1 }, errout = { .fd = -1 };
+  int in[2] = { -1, -1 }, p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
+  int status = 0, ret = -1, drained = 0;
+  int64_t deadline;
+  pid_t pid;
+
+  if (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (p_out, O_CLOEXEC) < 0 || pipe2 (p_err, O_CLOEXEC) < 0)
+    {
+      runvm_make_error (err, errno, "pipe");
+      goto out;
+    }
+  pid = spawn_hook (h, in[0], p_out[1], p_err[1]);
   if (pid < 0)
-    return runvm_make_error (err, errno, "fork");
-  if (pid == 0)
     {
-      char *argv0[] = { h->path, NULL };
-      static char *empty_env[] = { NULL };
-      dup2 (in[0], 0);
-      execve (h->path, h->n_args ? h->args : argv0, h->n_env ? h->env : empty_env);
-      _exit (127);
+      runvm_make_error (err, errno, "fork");
+      goto out;
     }
-  close (in[0]);
+  close_fd (&in[0]);
+  close_fd (&p_out[1]);
+  close_fd (&p_err[1]);
+  out.fd = p_out[0];
+  errout.fd = p_err[0];
+  p_out[0] = p_err[0] = -1;
+
   signal (SIGPIPE, SIG_IGN);
-  if (state_json && write_all (in[1], state_json, strlen (state_json)) < 0 && errno != EPIPE)
-    {
-      /* The hook may ignore its stdin. */
-    }
-  close (in[1]);
-  deadline = h->has_timeout && h->timeout > 0 ? time (NULL) + h->timeout : 0;
+  /* The hook may ignore its stdin (EPIPE): that is not an error. */
+  if (state_json)
+    (void) write_all (in[1], state_json, strlen (state_json));
+  close_fd (&in[1]);
+
+  /* Collect both outputs while the hook runs; once it has exited, take what
+   * is left in the pipes without waiting for EOF (a child it left behind may
+   * hold them open). Past the timeout it is killed. */
+  deadline = h->has_timeout && h->timeout > 0 ? monotonic_ms () + (int64_t) h->timeout * 1000 : 0;
   for (;;)
     {
-      pid_t r = waitpid (pid, &status, deadline ? WNOHANG : 0);
-      if (r == pid)
-        break;
+      struct pollfd p[2] = { { .fd = out.fd, .events = POLLIN }, { .fd = errout.fd, .events = POLLIN } };
+      bool closed = out.fd < 0 && errout.fd < 0;
+      /* Both outputs closed and no timeout: nothing left but to wait. */
+      pid_t r = waitpid (pid, &status, closed && !deadline ? 0 : WNOHANG);
+      bool exited = r == pid;
+      int n;
+
       if (r < 0 && errno != EINTR)
-        return runvm_make_error (err, errno, "waitpid");
-      if (deadline && time (NULL) >= deadline)
+        {
+          runvm_make_error (err, errno, "waitpid");
+          goto out;
+        }
+      if (!exited && deadline && monotonic_ms () >= deadline)
         {
           kill (pid, SIGKILL);
           waitpid (pid, NULL, 0);
-          return runvm_make_error (err, 0, "%s hook %s: timeout after %d seconds", kind, h->path, h->timeout);
+          runvm_make_error (err, 0, "error running %s hook #%zu: hook ran past specified timeout of %d.0s", kind,
+                            index, h->timeout);
+          goto out;
         }
-      if (deadline)
-        usleep (10000);
+      n = poll (p, 2, exited ? 0 : closed ? 10 : 50);
+      if (n > 0 && p[0].revents)
+        hook_output_read (&out);
+      if (n > 0 && p[1].revents)
+        hook_output_read (&errout);
+      if (exited && (n <= 0 || ++drained > 64))
+        break;
     }
   if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
-    return 0;
-  if (WIFEXITED (status))
-    return runvm_make_error (err, 0, "error running %s hook %s: exit status %d", kind, h->path, WEXITSTATUS (status));
-  return runvm_make_error (err, 0, "error running %s hook %s: killed by signal %d", kind, h->path, WTERMSIG (status));
+    ret = 0;
+  else if (WIFEXITED (status))
+    runvm_make_error (err, 0, "error running %s hook #%zu: exit status %d, stdout: %s, stderr: %s", kind, index,
+                      WEXITSTATUS (status), out.buf, errout.buf);
+  else
+    {
+      /* Go's wording, as runc prints it: "signal: killed". */
+      char name[64];
+      snprintf (name, sizeof name, "%s", strsignal (WTERMSIG (status)));
+      name[0] = (char) tolower ((unsigned char) name[0]);
+      runvm_make_error (err, 0, "error running %s hook #%zu: signal: %s, stdout: %s, stderr: %s", kind, index, name,
+                        out.buf, errout.buf);
+    }
+out:
+  close_fd (&in[0]);
+  close_fd (&in[1]);
+  close_fd (&p_out[0]);
+  close_fd (&p_out[1]);
+  close_fd (&p_err[0]);
+  close_fd (&p_err[1]);
+  close_fd (&out.fd);
+  close_fd (&errout.fd);
+  return ret;
 }
 
 /* The status a hook of KIND sees, as runc sets it: the create-time hooks run
@@ -121,7 +225,7 @@ run_hooks (const char *kind, const void *hooks, size_t n, const char *state_json
   if (state)
     state_json = state;
   for (i = 0; i < n; i++)
-    if (run_one_hook (kind, &h[i], state_json, err) < 0)
+    if (run_one_hook (kind, i, &h[i], state_json, err) < 0)
       {
         if (!warn_only)
           return -1;

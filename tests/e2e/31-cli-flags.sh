@@ -80,10 +80,14 @@ t_is "hooks: each hook gets its args" "$(sed -n 's/.* argv=//p' "$tmp/hooks.log"
 
 fb=$tmp/hookfail
 e2e_bundle "$fb" /bin/testinit exit 0
-e2e_bundle_set "$fb" "c['hooks'] = {'createRuntime': [{'path': '/bin/sh', 'args': ['sh', '-c', 'echo boom; exit 3']}]}"
+e2e_bundle_set "$fb" "c['hooks'] = {'createRuntime': [{'path': '/bin/sh', 'args': ['sh', '-c', 'echo quiet >&2']},
+  {'path': '/bin/sh', 'args': ['sh', '-c', 'echo boom; echo bang >&2; exit 3']}]}"
 out=$(R create -b "$fb" hf 2>&1)
 t_is "a failing createRuntime hook fails create" "$?" 1
-t_like "the error names the hook's failure" "$out" "error running .*hook.*exit status 3"
+# runc: error running createRuntime hook #1: exit status 3, stdout: boom, stderr: bang
+t_like "the error names the hook, its status and its output, in runc's words" "$out" \
+	'error running createRuntime hook #1: exit status 3, stdout: boom.*, stderr: bang'
+t_is "the output of a hook that succeeded is not shown (as runc)" "$(grep -c quiet <<<"$out")" 0
 t_ok "a failing createRuntime hook leaves nothing behind" e2e_nothing_left "$root" hf "$fb/rootfs"
 
 tb=$tmp/hooktimeout
@@ -94,7 +98,8 @@ start=$SECONDS
 out=$(R create -b "$tb" ht 2>&1)
 rc=$?
 t_is "a hook past its timeout fails create" "$rc" 1
-t_like "the error says the hook timed out" "$out" "timeout"
+t_like "the error says the hook timed out (runc's words)" "$out" \
+	'error running prestart hook #0: hook ran past specified timeout of 2.0s'
 t_ok "the timeout is enforced (create fails well before the hook's 200 s)" test $((SECONDS - start)) -lt 150
 t_nok "the timed-out hook is killed" pgrep -f "hook-record.py hook-timeout-$$"
 t_ok "a timed-out hook leaves nothing behind" e2e_nothing_left "$root" ht "$tb/rootfs"
