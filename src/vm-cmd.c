@@ -165,8 +165,14 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
   sigaction (SIGINT, &sa, NULL);
   why = vm_run (vm);
   if (timing)
-    fprintf (stderr, "runvm vm: setup %.3f ms before the first KVM_RUN\n",
-             (vm->setup_done_ns - vm->create_start_ns) / 1e6);
+    {
+      unsigned i;
+      fprintf (stderr, "runvm vm: setup %.3f ms before the first KVM_RUN (",
+               (vm->setup_done_ns - vm->create_start_ns) / 1e6);
+      for (i = 0; i < VM_N_PHASES; i++)
+        fprintf (stderr, "%s%s %.1f", i ? ", " : "", vm_phase_names[i], vm->phase_ns[i] / 1e6);
+      fprintf (stderr, " ms)\n");
+    }
   if (why != VM_END_POWEROFF)
     fprintf (stderr, "runvm vm: %s%s%s\n", vm_end_reason_string (why), vm->end_detail[0] ? ": " : "",
              vm->end_detail);

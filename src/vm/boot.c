@@ -8,8 +8,9 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <asm/bootparam.h>
 
@@ -71,16 +72,42 @@ boot_check_bzimage (const uint8_t *image, size_t len, struct boot_info *info, si
   return 0;
 }
 
+/* Reads exactly LEN bytes at OFF into DST (guest RAM): the kernel copies
+ * from its page cache, so loading costs no page fault per page of the file,
+ * only one per (huge) page of guest RAM. */
 static int
-load_elf (const struct guest_mem *m, const uint8_t *image, size_t len, struct boot_info *info, runvm_error_t *err)
+read_at (int fd, uint8_t *dst, size_t len, off_t off)
 {
-  const Elf64_Ehdr *eh = (const Elf64_Ehdr *) image;
+  while (len > 0)
+    {
+      ssize_t n = pread (fd, dst, len, off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = EIO; /* the file shrank under us */
+          return -1;
+        }
+      dst += n;
+      off += n;
+      len -= n;
+    }
+  return 0;
+}
+
+/* HEAD holds the file's first HEAD_LEN bytes (all of it, or BOOT_HEAD_MAX). */
+static int
+load_elf (const struct guest_mem *m, int fd, const uint8_t *head, size_t head_len, size_t len, struct boot_info *info,
+          runvm_error_t *err)
+{
+  const Elf64_Ehdr *eh = (const Elf64_Ehdr *) head;
   unsigned i;
 
-  if (len < sizeof *eh || eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_X86_64)
+  if (head_len < sizeof *eh || eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_X86_64)
     return runvm_make_error (err, 0, "kernel: not a 64-bit x86 ELF");
-  if (eh->e_phoff > len || eh->e_phnum > 64 || eh->e_phentsize != sizeof (Elf64_Phdr)
-      || len - eh->e_phoff < (size_t) eh->e_phnum * sizeof (Elf64_Phdr))
+  if (eh->e_phoff > head_len || eh->e_phnum > 64 || eh->e_phentsize != sizeof (Elf64_Phdr)
+      || head_len - eh->e_phoff < (size_t) eh->e_phnum * sizeof (Elf64_Phdr))
     return runvm_make_error (err, 0, "kernel: bad ELF program headers");
   info->kernel_end = 0;
   for (i = 0; i < eh->e_phnum; i++)
@@ -88,7 +115,7 @@ load_elf (const struct guest_mem *m, const uint8_t *image, size_t len, struct bo
       Elf64_Phdr ph;
       uint8_t *dst;
 
-      memcpy (&ph, image + eh->e_phoff + i * sizeof ph, sizeof ph);
+      memcpy (&ph, head + eh->e_phoff + i * sizeof ph, sizeof ph);
       if (ph.p_type != PT_LOAD)
         continue;
       if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset || ph.p_filesz > ph.p_memsz)
@@ -99,7 +126,8 @@ load_elf (const struct guest_mem *m, const uint8_t *image, size_t len, struct bo
       if (dst == NULL)
         return runvm_make_error (err, 0, "kernel: ELF segment %u (%#llx+%#llx) does not fit guest memory", i,
                                  (unsigned long long) ph.p_paddr, (unsigned long long) ph.p_memsz);
-      memcpy (dst, image + ph.p_offset, ph.p_filesz);
+      if (read_at (fd, dst, ph.p_filesz, ph.p_offset) < 0)
+        return runvm_make_error (err, errno, "kernel: read ELF segment %u", i);
       memset (dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
       if (ph.p_paddr + ph.p_memsz > info->kernel_end)
         info->kernel_end = ph.p_paddr + ph.p_memsz;
@@ -116,21 +144,20 @@ load_elf (const struct guest_mem *m, const uint8_t *image, size_t len, struct bo
   return 0;
 }
 
+#define BOOT_HEAD_MAX (64 * 1024)
+
 static int
-map_file (const char *path, uint8_t **data, size_t *len, runvm_error_t *err)
+open_image (const char *path, int *fd, size_t *len, runvm_error_t *err)
 {
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
   struct stat st;
 
-  if (fd < 0)
+  *fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (*fd < 0)
     return runvm_make_error (err, errno, "open `%s`", path);
-  if (fstat (fd, &st) < 0)
+  if (fstat (*fd, &st) < 0)
     return runvm_make_error (err, errno, "stat `%s`", path);
   if (!S_ISREG (st.st_mode) || st.st_size == 0)
     return runvm_make_error (err, 0, "`%s` is not a non-empty regular file", path);
-  *data = mmap (NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (*data == MAP_FAILED)
-    return runvm_make_error (err, errno, "mmap `%s`", path);
   *len = st.st_size;
   return 0;
 }
@@ -138,21 +165,34 @@ map_file (const char *path, uint8_t **data, size_t *len, runvm_error_t *err)
 int
 boot_load_kernel (const struct guest_mem *m, const char *path, struct boot_info *info, runvm_error_t *err)
 {
-  uint8_t *image;
-  size_t len, payload;
+  cleanup_close int fd = -1;
+  cleanup_free uint8_t *head = NULL;
+  size_t len, head_len, payload;
+  uint8_t *dst;
   int ret;
 
-  if (map_file (path, &image, &len, err) < 0)
+  if (open_image (path, &fd, &len, err) < 0)
     return runvm_error_wrap (err, "loading kernel");
-  if (len >= 4 && memcmp (image, ELFMAG, SELFMAG) == 0)
-    ret = load_elf (m, image, len, info, err);
+  /* ELF and program headers, or the bzImage setup header, lie in the first
+   * BOOT_HEAD_MAX bytes; the rest is read straight into guest RAM. */
+  head_len = len < BOOT_HEAD_MAX ? len : BOOT_HEAD_MAX;
+  head = malloc (head_len);
+  if (head == NULL)
+    return runvm_make_error (err, ENOMEM, "loading kernel");
+  if (read_at (fd, head, head_len, 0) < 0)
+    return runvm_make_error (err, errno, "loading kernel: read `%s`", path);
+  if (head_len >= 4 && memcmp (head, ELFMAG, SELFMAG) == 0)
+    ret = load_elf (m, fd, head, head_len, len, info, err);
   else
     {
-      ret = boot_check_bzimage (image, len, info, &payload, err);
-      if (ret == 0 && !guest_mem_write (m, BOOT_HIMEM_START, image + payload, len - payload))
+      /* It reads no further than the setup header (below 0x301): head
+       * holds that much of any file long enough to pass its checks. */
+      ret = boot_check_bzimage (head, len, info, &payload, err);
+      if (ret == 0 && (dst = guest_mem_slice (m, BOOT_HIMEM_START, len - payload)) == NULL)
         ret = runvm_make_error (err, 0, "kernel does not fit in guest memory");
+      else if (ret == 0 && read_at (fd, dst, len - payload, payload) < 0)
+        ret = runvm_make_error (err, errno, "read");
     }
-  munmap (image, len);
   if (ret < 0)
     return runvm_error_wrap (err, "loading kernel `%s`", path);
   return 0;
@@ -161,22 +201,23 @@ boot_load_kernel (const struct guest_mem *m, const char *path, struct boot_info 
 int
 boot_load_initrd (const struct guest_mem *m, const char *path, struct boot_info *info, runvm_error_t *err)
 {
-  uint8_t *image;
+  cleanup_close int fd = -1;
   size_t len;
   uint64_t top = guest_mem_low_end (m), addr;
+  uint8_t *dst;
 
-  if (map_file (path, &image, &len, err) < 0)
+  if (open_image (path, &fd, &len, err) < 0)
     return runvm_error_wrap (err, "loading initramfs");
   if (top > BOOT_INITRD_ADDR_MAX + 1)
     top = BOOT_INITRD_ADDR_MAX + 1;
   addr = (top - len) & ~0xfffULL;
   if (len >= top || addr < info->kernel_end)
-    {
-      munmap (image, len);
-      return runvm_make_error (err, 0, "initramfs `%s` (%zu bytes) does not fit in guest memory", path, len);
-    }
-  guest_mem_write (m, addr, image, len);
-  munmap (image, len);
+    return runvm_make_error (err, 0, "initramfs `%s` (%zu bytes) does not fit in guest memory", path, len);
+  dst = guest_mem_slice (m, addr, len);
+  if (dst == NULL)
+    return runvm_make_error (err, 0, "initramfs `%s` (%zu bytes) does not fit in guest memory", path, len);
+  if (read_at (fd, dst, len, 0) < 0)
+    return runvm_make_error (err, errno, "loading initramfs: read `%s`", path);
   info->initrd_addr = addr;
   info->initrd_size = len;
   return 0;

@@ -1,5 +1,7 @@
-/* Guest RAM: one memfd, mapped shared (virtiofsd maps the same fd through
- * vhost-user). Guest-physical layout (docs/vm.md):
+/* Guest RAM: one unlinked shared-memory file (on a private huge=always
+ * tmpfs when we may mount one, else a memfd), mapped shared and 2 MiB
+ * aligned (virtiofsd maps the same fd through vhost-user). Guest-physical
+ * layout (docs/vm.md):
  *   [0, min(size, 3 GiB))      RAM (low)
  *   [3 GiB, 4 GiB)             MMIO hole: virtio-mmio at 0xd0000000, IOAPIC, LAPIC
  *   [4 GiB, 4 GiB + rest)      RAM (high), when size > 3 GiB

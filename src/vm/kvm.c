@@ -264,6 +264,10 @@ phase_legacy (struct vm *vm, runvm_error_t *err)
   return i8042_create (vm, err);
 }
 
+const char *const vm_phase_names[VM_N_PHASES] = {
+  "kvm", "memory", "irqchip", "vcpus", "legacy devices", "virtio devices", "boot",
+};
+
 typedef int (*vm_phase_fn) (struct vm *vm, runvm_error_t *err);
 
 /* Virtio devices register themselves through this hook so this file does
@@ -338,12 +342,17 @@ vm_create (struct vm **out, const struct vm_config *cfg, runvm_error_t *err)
   sa.sa_handler = kick_handler;
   sigaction (VCPU_KICK_SIGNAL, &sa, NULL);
 
+  _Static_assert (ARRAY_SIZE (phases) == VM_N_PHASES, "one name per phase");
   for (i = 0; i < ARRAY_SIZE (phases); i++)
-    if (phases[i](vm, err) < 0)
-      {
-        vm_destroy (vm);
-        return -1;
-      }
+    {
+      uint64_t t0 = now_ns ();
+      if (phases[i](vm, err) < 0)
+        {
+          vm_destroy (vm);
+          return -1;
+        }
+      vm->phase_ns[i] = now_ns () - t0;
+    }
   *out = vm;
   return 0;
 }

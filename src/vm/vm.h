@@ -19,6 +19,7 @@ struct vm_device_entry;
 struct virtio_vsock;
 
 #define VM_MAX_VCPUS 64
+#define VM_N_PHASES 7
 #define VM_MAX_SHARES 32
 #define VM_MAX_BLOCKS 8
 
@@ -111,10 +112,14 @@ struct vm
   uint64_t boot_entry;       /* filled by the loader */
   uint64_t setup_done_ns;    /* CLOCK_MONOTONIC when the first KVM_RUN is about to happen */
   uint64_t create_start_ns;
+  uint64_t phase_ns[VM_N_PHASES]; /* how long each setup phase took (vm_phase_names) */
 
   struct virtio_vsock *vsock; /* NULL when cfg.vsock_uds is NULL */
   struct vm_device_entry *devices; /* released in reverse order of addition */
 };
+
+/* The setup phases of vm_create, in order, for `runvm vm --timing`. */
+extern const char *const vm_phase_names[VM_N_PHASES];
 
 /* Checks /dev/kvm: present, usable, and not PVM-backed. */
 int vm_check_kvm (runvm_error_t *err);

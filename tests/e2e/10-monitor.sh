@@ -86,6 +86,8 @@ else
 	t_fail "the guest's MemTotal fits --mem 256 (200-256 MiB)" "MemTotal: '${mem}' kB" "$(vm_diag)"
 fi
 t_ok "guest output reaches the --console file (serial)" grep -q "CONSOLE-HELLO from the guest" "$vm_log"
+# KVM emulates it: announced, the guest skips 100 ms of LAPIC timer calibration.
+t_is "the guest has the TSC-deadline timer (CPUID)" "$(val TSC_DEADLINE)" yes
 t_is "no --cpus: one vCPU" "$(
 	vm resources --mem 128
 	val NPROC

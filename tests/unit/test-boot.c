@@ -1,7 +1,11 @@
 /* Boot-parameter construction: e820 map, zero page fields, MP table
- * checksums, and the bzImage header checks. */
+ * checksums, the bzImage header checks, and loading kernels and initramfs
+ * from files into guest RAM. */
 #include <config.h>
+#include <elf.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <asm/bootparam.h>
 
 #include "boot.h"
@@ -30,6 +34,130 @@ make_bzimage (uint8_t *img, size_t len, uint16_t version, uint16_t xloadflags)
   h.xloadflags = xloadflags;
   memcpy (img + 0x1f1, &h, sizeof h);
   img[0x201] = 0x6a; /* header length byte */
+}
+
+/* Writes LEN bytes to a new temporary file; returns its path (static). */
+static const char *
+temp_file (const void *data, size_t len)
+{
+  static char path[64];
+  int fd;
+
+  snprintf (path, sizeof path, "/tmp/runvm-test-boot.XXXXXX");
+  fd = mkstemp (path);
+  if (fd < 0 || write (fd, data, len) != (ssize_t) len)
+    abort ();
+  close (fd);
+  return path;
+}
+
+/* An ELF vmlinux: two PT_LOAD segments, the second with a bss part; the
+ * program headers at PHOFF. Returns the file length. */
+static size_t
+make_elf (uint8_t *img, size_t cap, uint64_t phoff)
+{
+  Elf64_Ehdr *eh = (Elf64_Ehdr *) img;
+  Elf64_Phdr ph[2];
+
+  memset (img, 0, cap);
+  memcpy (eh->e_ident, ELFMAG, SELFMAG);
+  eh->e_ident[EI_CLASS] = ELFCLASS64;
+  eh->e_machine = EM_X86_64;
+  eh->e_entry = 0xffffffff81000000ULL + 0x200000;
+  eh->e_phoff = phoff;
+  eh->e_phentsize = sizeof (Elf64_Phdr);
+  eh->e_phnum = 2;
+  memset (ph, 0, sizeof ph);
+  ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 0x1000, .p_paddr = 0x200000, .p_filesz = 0x3000, .p_memsz = 0x3000 };
+  ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 0x4000, .p_paddr = 0x300000, .p_filesz = 0x1000, .p_memsz = 0x5000 };
+  if (phoff + sizeof ph <= cap)
+    memcpy (img + phoff, ph, sizeof ph);
+  memset (img + 0x1000, 0xa1, 0x3000);
+  memset (img + 0x4000, 0xb2, 0x1000);
+  return 0x5000;
+}
+
+static void
+test_loading (uint8_t *ram, size_t ram_len, struct guest_mem *mem)
+{
+  static uint8_t img[80 * 1024];
+  struct boot_info info;
+  runvm_error_t err = NULL;
+  size_t len, i;
+  const char *path;
+  int ok;
+
+  memset (ram, 0x55, ram_len);
+  len = make_elf (img, sizeof img, sizeof (Elf64_Ehdr));
+  path = temp_file (img, len);
+  memset (&info, 0, sizeof info);
+  ok = boot_load_kernel (mem, path, &info, &err) == 0;
+  TAP_OK (ok && ram[0x200000] == 0xa1 && ram[0x202fff] == 0xa1 && ram[0x300000] == 0xb2 && ram[0x300fff] == 0xb2,
+          "ELF segments read to their physical addresses");
+  for (i = 0x301000; i < 0x305000 && ram[i] == 0; i++)
+    ;
+  TAP_OK (ok && i == 0x305000 && ram[0x305000] == 0x55, "ELF bss zeroed, and nothing past it");
+  TAP_OK (ok && info.kernel_end == 0x305000 && info.entry == 0x1200000, "ELF kernel end and 64-bit entry");
+  runvm_error_release (&err);
+  unlink (path);
+
+  /* Truncated: the second segment lies past the end of the file. */
+  path = temp_file (img, 0x4800);
+  TAP_OK (boot_load_kernel (mem, path, &info, &err) < 0 && strstr (err->msg, "out of file bounds"),
+          "ELF segment beyond the file refused");
+  runvm_error_release (&err);
+  unlink (path);
+
+  /* Program headers beyond the first 64 KiB read as the header. */
+  make_elf (img, sizeof img, 70 * 1024);
+  path = temp_file (img, sizeof img);
+  TAP_OK (boot_load_kernel (mem, path, &info, &err) < 0 && strstr (err->msg, "program headers"),
+          "ELF program headers out of reach refused");
+  runvm_error_release (&err);
+  unlink (path);
+
+  /* A segment that does not fit guest RAM. */
+  make_elf (img, sizeof img, sizeof (Elf64_Ehdr));
+  ((Elf64_Phdr *) (img + sizeof (Elf64_Ehdr)))[1].p_paddr = ram_len - 0x1000;
+  path = temp_file (img, 0x5000);
+  TAP_OK (boot_load_kernel (mem, path, &info, &err) < 0 && strstr (err->msg, "does not fit"),
+          "ELF segment past the end of RAM refused");
+  runvm_error_release (&err);
+  unlink (path);
+
+  /* bzImage: everything after the setup sectors goes to 1 MiB. */
+  memset (ram, 0x55, ram_len);
+  make_bzimage (img, 16 * 1024, 0x020f, 1);
+  memset (img + 5 * 512, 0xc3, 16 * 1024 - 5 * 512);
+  path = temp_file (img, 16 * 1024);
+  ok = boot_load_kernel (mem, path, &info, &err) == 0;
+  TAP_OK (ok && ram[BOOT_HIMEM_START] == 0xc3 && ram[BOOT_HIMEM_START + 16 * 1024 - 5 * 512 - 1] == 0xc3
+              && ram[BOOT_HIMEM_START + 16 * 1024 - 5 * 512] == 0x55
+              && info.kernel_end == BOOT_HIMEM_START + 16 * 1024 - 5 * 512,
+          "bzImage payload read to 1 MiB");
+  runvm_error_release (&err);
+  unlink (path);
+
+  /* The initramfs goes page-aligned to the top of low RAM. */
+  memset (img, 0xd4, 10000);
+  path = temp_file (img, 10000);
+  ok = boot_load_initrd (mem, path, &info, &err) == 0;
+  TAP_OK (ok && info.initrd_addr == ((ram_len - 10000) & ~0xfffULL) && info.initrd_size == 10000
+              && ram[info.initrd_addr] == 0xd4 && ram[info.initrd_addr + 9999] == 0xd4,
+          "initramfs at the top of RAM, page aligned");
+  runvm_error_release (&err);
+  unlink (path);
+  {
+    static uint8_t big[8 << 20];
+    path = temp_file (big, sizeof big);
+    TAP_OK (boot_load_initrd (mem, path, &info, &err) < 0 && strstr (err->msg, "does not fit"),
+            "initramfs larger than RAM refused");
+    runvm_error_release (&err);
+    unlink (path);
+  }
+  TAP_OK (boot_load_kernel (mem, "/nonexistent/vmlinux", &info, &err) < 0 && strstr (err->msg, "/nonexistent/vmlinux"),
+          "missing kernel named in the error");
+  runvm_error_release (&err);
 }
 
 int
@@ -126,5 +254,6 @@ main (void)
   img[0x1f1] = 200; /* setup_sects beyond the file */
   TAP_OK (boot_check_bzimage (img, 2048, &info, &payload, &err) < 0, "setup larger than file refused");
   runvm_error_release (&err);
+  test_loading (ram, sizeof ram, &mem);
   return tap_done ();
 }
