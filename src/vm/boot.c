@@ -144,7 +144,8 @@ load_elf (const struct guest_mem *m, int fd, const uint8_t *head, size_t head_le
   return 0;
 }
 
-#define BOOT_HEAD_MAX (64 * 1024)
+/* A heap buffer this size would cost the monitor a (huge) page of RSS. */
+#define BOOT_HEAD_MAX (8 * 1024)
 
 static int
 open_image (const char *path, int *fd, size_t *len, runvm_error_t *err)
@@ -166,7 +167,7 @@ int
 boot_load_kernel (const struct guest_mem *m, const char *path, struct boot_info *info, runvm_error_t *err)
 {
   cleanup_close int fd = -1;
-  cleanup_free uint8_t *head = NULL;
+  uint8_t head[BOOT_HEAD_MAX];
   size_t len, head_len, payload;
   uint8_t *dst;
   int ret;
@@ -176,9 +177,6 @@ boot_load_kernel (const struct guest_mem *m, const char *path, struct boot_info 
   /* ELF and program headers, or the bzImage setup header, lie in the first
    * BOOT_HEAD_MAX bytes; the rest is read straight into guest RAM. */
   head_len = len < BOOT_HEAD_MAX ? len : BOOT_HEAD_MAX;
-  head = malloc (head_len);
-  if (head == NULL)
-    return runvm_make_error (err, ENOMEM, "loading kernel");
   if (read_at (fd, head, head_len, 0) < 0)
     return runvm_make_error (err, errno, "loading kernel: read `%s`", path);
   if (head_len >= 4 && memcmp (head, ELFMAG, SELFMAG) == 0)
