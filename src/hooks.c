@@ -27,36 +27,39 @@ extern char **environ;
 
 struct hook_output
 {
-  int fd;
   size_t len;
   char buf[HOOK_OUTPUT_MAX + 1];
 };
 
+/* Reads what FD has into O; at EOF (or an error) closes FD and sets it to -1. */
 static void
-close_fd (int *fd)
-{
-  if (*fd >= 0)
-    close (*fd);
-  *fd = -1;
-}
-
-static void
-hook_output_read (struct hook_output *o)
+hook_output_read (struct hook_output *o, int *fd)
 {
   char scratch[4096];
   ssize_t n;
 
   if (o->len < HOOK_OUTPUT_MAX)
-    n = read (o->fd, o->buf + o->len, HOOK_OUTPUT_MAX - o->len);
+    n = read (*fd, o->buf + o->len, HOOK_OUTPUT_MAX - o->len);
   else
-    n = read (o->fd, scratch, sizeof scratch);
+    n = read (*fd, scratch, sizeof scratch);
   if (n > 0 && o->len < HOOK_OUTPUT_MAX)
     o->len += (size_t) n;
   else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-    {
-      close_fd (&o->fd);
-    }
+    close (steal_fd (fd));
   o->buf[o->len] = '\0';
+}
+
+/* pipe2 (O_CLOEXEC) into two separately owned descriptors. */
+static int
+pipe_pair (int *r, int *w)
+{
+  int p[2];
+
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return -1;
+  *r = p[0];
+  *w = p[1];
+  return 0;
 }
 
 static int
@@ -82,35 +85,27 @@ spawn_hook (const oci_hook *h, int in, int out, int errfd)
 static int
 run_one_hook (const char *kind, size_t index, const oci_hook *h, const char *state_json, runvm_error_t *err)
 {
-  struct hook_output out = { .fd = -1 }, errout = { .fd = -1 };
-  int in[2] = { -1, -1 }, p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
-  int status = 0, ret = -1, drained = 0;
+  struct hook_output out = { 0 }, errout = { 0 };
+  cleanup_close int in_r = -1, in_w = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
+  int status = 0, drained = 0;
   int64_t deadline;
+  char name[64];
   pid_t pid;
 
-  if (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (p_out, O_CLOEXEC) < 0 || pipe2 (p_err, O_CLOEXEC) < 0)
-    {
-      runvm_make_error (err, errno, "pipe");
-      goto out;
-    }
-  pid = spawn_hook (h, in[0], p_out[1], p_err[1]);
+  if (pipe_pair (&in_r, &in_w) < 0 || pipe_pair (&out_r, &out_w) < 0 || pipe_pair (&err_r, &err_w) < 0)
+    return runvm_make_error (err, errno, "pipe");
+  pid = spawn_hook (h, in_r, out_w, err_w);
   if (pid < 0)
-    {
-      runvm_make_error (err, errno, "fork");
-      goto out;
-    }
-  close_fd (&in[0]);
-  close_fd (&p_out[1]);
-  close_fd (&p_err[1]);
-  out.fd = p_out[0];
-  errout.fd = p_err[0];
-  p_out[0] = p_err[0] = -1;
+    return runvm_make_error (err, errno, "fork");
+  close (steal_fd (&in_r));
+  close (steal_fd (&out_w));
+  close (steal_fd (&err_w));
 
   signal (SIGPIPE, SIG_IGN);
   /* The hook may ignore its stdin (EPIPE): that is not an error. */
   if (state_json)
-    (void) write_all (in[1], state_json, strlen (state_json));
-  close_fd (&in[1]);
+    (void) write_all (in_w, state_json, strlen (state_json));
+  close (steal_fd (&in_w));
 
   /* Collect both outputs while the hook runs; once it has exited, take what
    * is left in the pipes without waiting for EOF (a child it left behind may
@@ -118,58 +113,40 @@ run_one_hook (const char *kind, size_t index, const oci_hook *h, const char *sta
   deadline = h->has_timeout && h->timeout > 0 ? monotonic_ms () + (int64_t) h->timeout * 1000 : 0;
   for (;;)
     {
-      struct pollfd p[2] = { { .fd = out.fd, .events = POLLIN }, { .fd = errout.fd, .events = POLLIN } };
-      bool closed = out.fd < 0 && errout.fd < 0;
+      struct pollfd p[2] = { { .fd = out_r, .events = POLLIN }, { .fd = err_r, .events = POLLIN } };
+      bool closed = out_r < 0 && err_r < 0;
       /* Both outputs closed and no timeout: nothing left but to wait. */
       pid_t r = waitpid (pid, &status, closed && !deadline ? 0 : WNOHANG);
       bool exited = r == pid;
       int n;
 
       if (r < 0 && errno != EINTR)
-        {
-          runvm_make_error (err, errno, "waitpid");
-          goto out;
-        }
+        return runvm_make_error (err, errno, "waitpid");
       if (!exited && deadline && monotonic_ms () >= deadline)
         {
           kill (pid, SIGKILL);
           waitpid (pid, NULL, 0);
-          runvm_make_error (err, 0, "error running %s hook #%zu: hook ran past specified timeout of %d.0s", kind,
-                            index, h->timeout);
-          goto out;
+          return runvm_make_error (err, 0, "error running %s hook #%zu: hook ran past specified timeout of %d.0s",
+                                   kind, index, h->timeout);
         }
       n = poll (p, 2, exited ? 0 : closed ? 10 : 50);
       if (n > 0 && p[0].revents)
-        hook_output_read (&out);
+        hook_output_read (&out, &out_r);
       if (n > 0 && p[1].revents)
-        hook_output_read (&errout);
+        hook_output_read (&errout, &err_r);
       if (exited && (n <= 0 || ++drained > 64))
         break;
     }
   if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
-    ret = 0;
-  else if (WIFEXITED (status))
-    runvm_make_error (err, 0, "error running %s hook #%zu: exit status %d, stdout: %s, stderr: %s", kind, index,
-                      WEXITSTATUS (status), out.buf, errout.buf);
-  else
-    {
-      /* Go's wording, as runc prints it: "signal: killed". */
-      char name[64];
-      snprintf (name, sizeof name, "%s", strsignal (WTERMSIG (status)));
-      name[0] = (char) tolower ((unsigned char) name[0]);
-      runvm_make_error (err, 0, "error running %s hook #%zu: signal: %s, stdout: %s, stderr: %s", kind, index, name,
-                        out.buf, errout.buf);
-    }
-out:
-  close_fd (&in[0]);
-  close_fd (&in[1]);
-  close_fd (&p_out[0]);
-  close_fd (&p_out[1]);
-  close_fd (&p_err[0]);
-  close_fd (&p_err[1]);
-  close_fd (&out.fd);
-  close_fd (&errout.fd);
-  return ret;
+    return 0;
+  if (WIFEXITED (status))
+    return runvm_make_error (err, 0, "error running %s hook #%zu: exit status %d, stdout: %s, stderr: %s", kind,
+                             index, WEXITSTATUS (status), out.buf, errout.buf);
+  /* Go's wording, as runc prints it: "signal: killed". */
+  snprintf (name, sizeof name, "%s", strsignal (WTERMSIG (status)));
+  name[0] = (char) tolower ((unsigned char) name[0]);
+  return runvm_make_error (err, 0, "error running %s hook #%zu: signal: %s, stdout: %s, stderr: %s", kind, index,
+                           name, out.buf, errout.buf);
 }
 
 /* The status a hook of KIND sees, as runc sets it: the create-time hooks run

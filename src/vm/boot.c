@@ -73,26 +73,14 @@ boot_check_bzimage (const uint8_t *image, size_t len, struct boot_info *info, si
 
 /* Reads exactly LEN bytes at OFF into DST (guest RAM): the kernel copies
  * from its page cache, so loading costs no page fault per page of the file,
- * only one per (huge) page of guest RAM. */
+ * only one per (huge) page of guest RAM. A file shorter than announced
+ * fails with EPIPE (read_all). */
 static int
 read_at (int fd, uint8_t *dst, size_t len, off_t off)
 {
-  while (len > 0)
-    {
-      ssize_t n = pread (fd, dst, len, off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          if (n == 0)
-            errno = EIO; /* the file shrank under us */
-          return -1;
-        }
-      dst += n;
-      off += n;
-      len -= n;
-    }
-  return 0;
+  if (lseek (fd, off, SEEK_SET) != off)
+    return -1;
+  return read_all (fd, dst, len, NULL);
 }
 
 /* HEAD holds the file's first HEAD_LEN bytes (all of it, or BOOT_HEAD_MAX). */

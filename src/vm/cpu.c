@@ -61,10 +61,6 @@ static int
 setup_cpuid (struct vm_vcpu *cpu, runvm_error_t *err)
 {
   cleanup_free struct kvm_cpuid2 *c = supported_cpuid (cpu->vm->kvm_fd, err);
-  /* KVM's LAPIC emulates the TSC-deadline timer whatever the host has, but
-   * leaves announcing it to us. Without it Linux calibrates the LAPIC
-   * timer against the PIT for 100 ms of every boot. */
-  bool tsc_deadline = ioctl (cpu->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   unsigned i;
 
   if (c == NULL)
@@ -78,7 +74,9 @@ setup_cpuid (struct vm_vcpu *cpu, runvm_error_t *err)
           /* Initial APIC id, logical processor count, and "running on a hypervisor". */
           e->ebx = (e->ebx & 0x0000ffff) | (cpu->index << 24) | ((cpu->vm->n_vcpus & 0xff) << 16);
           e->ecx |= 1u << 31;
-          if (tsc_deadline)
+          /* TSC-deadline timer: without it Linux calibrates the LAPIC
+           * timer against the PIT for 100 ms of every boot. */
+          if (cpu->vm->tsc_deadline)
             e->ecx |= 1u << 24;
           if (cpu->vm->n_vcpus > 1)
             e->edx |= 1u << 28; /* HTT: the count above is valid */

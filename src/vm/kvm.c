@@ -159,6 +159,9 @@ phase_kvm (struct vm *vm, runvm_error_t *err)
   if (r <= 0)
     return runvm_make_error (err, errno, "KVM_GET_VCPU_MMAP_SIZE");
   vm->run_size = (size_t) r;
+  /* KVM's LAPIC emulates the TSC-deadline timer whatever the host has, but
+   * leaves announcing it to us (cpu.c). */
+  vm->tsc_deadline = ioctl (vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   r = ioctl (vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
   if (r > 0 && vm->cfg.vcpus > (unsigned) r)
     return runvm_make_error (err, 0, "%u vCPUs requested, KVM allows %d", vm->cfg.vcpus, r);

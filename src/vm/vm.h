@@ -91,6 +91,7 @@ struct vm
   struct vm_config cfg;
   int kvm_fd, vm_fd;
   size_t run_size;
+  bool tsc_deadline; /* KVM emulates the TSC-deadline timer: announced in CPUID */
   struct guest_mem mem;
   unsigned n_vcpus;
   struct vm_vcpu vcpus[VM_MAX_VCPUS];
