@@ -62,21 +62,57 @@ pipe_pair (int *r, int *w)
   return 0;
 }
 
-static int
-spawn_hook (const oci_hook *h, int in, int out, int errfd)
+/* Forks and execs hook H with IN, OUT and ERRFD as its stdio. The exec's
+ * errno comes back through a close-on-exec pipe, so a hook that cannot be
+ * run fails as runc's does ("fork/exec PATH: ERROR"), not as a hook that
+ * ran and exited 127. Returns the pid, or -1 with *EXEC_ERRNO set (0 when
+ * fork or pipe2 itself failed: see errno). */
+static pid_t
+spawn_hook (const oci_hook *h, int in, int out, int errfd, int *exec_errno)
 {
   char *argv0[] = { h->path, NULL };
   static char *empty_env[] = { NULL };
-  pid_t pid = fork ();
+  cleanup_close int report_r = -1, report_w = -1;
+  int e = 0;
+  ssize_t n;
+  pid_t pid;
 
-  if (pid != 0)
-    return pid;
-  dup2 (in, 0);
-  dup2 (out, 1);
-  dup2 (errfd, 2);
-  execve (h->path, h->n_args ? h->args : argv0, h->n_env ? h->env : empty_env);
-  dprintf (2, "fork/exec %s: %s", h->path, strerror (errno));
-  _exit (127);
+  *exec_errno = 0;
+  if (pipe_pair (&report_r, &report_w) < 0)
+    return -1;
+  pid = fork ();
+  if (pid == 0)
+    {
+      dup2 (in, 0);
+      dup2 (out, 1);
+      dup2 (errfd, 2);
+      execve (h->path, h->n_args ? h->args : argv0, h->n_env ? h->env : empty_env);
+      e = errno;
+      (void) write (report_w, &e, sizeof e);
+      _exit (127);
+    }
+  if (pid < 0)
+    return -1;
+  close (steal_fd (&report_w));
+  do
+    n = read (report_r, &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  if (n == (ssize_t) sizeof e)
+    {
+      waitpid (pid, NULL, 0);
+      *exec_errno = e;
+      return -1;
+    }
+  return pid;
+}
+
+/* An errno or signal text in Go's words, as runc prints them: glibc's
+ * with a lower-case first letter ("no such file or directory", "killed"). */
+static void
+go_words (const char *text, char *buf, size_t size)
+{
+  snprintf (buf, size, "%s", text);
+  buf[0] = (char) tolower ((unsigned char) buf[0]);
 }
 
 /* Runs hook number INDEX of KIND with STATE_JSON on its stdin; its stdout
@@ -87,14 +123,19 @@ run_one_hook (const char *kind, size_t index, const oci_hook *h, const char *sta
 {
   struct hook_output out = { 0 }, errout = { 0 };
   cleanup_close int in_r = -1, in_w = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
-  int status = 0, drained = 0;
+  int status = 0, drained = 0, exec_errno;
   int64_t deadline;
   char name[64];
   pid_t pid;
 
   if (pipe_pair (&in_r, &in_w) < 0 || pipe_pair (&out_r, &out_w) < 0 || pipe_pair (&err_r, &err_w) < 0)
     return runvm_make_error (err, errno, "pipe");
-  pid = spawn_hook (h, in_r, out_w, err_w);
+  pid = spawn_hook (h, in_r, out_w, err_w, &exec_errno);
+  if (pid < 0 && exec_errno)
+    {
+      go_words (strerror (exec_errno), name, sizeof name);
+      return runvm_make_error (err, 0, "error running %s hook #%zu: fork/exec %s: %s", kind, index, h->path, name);
+    }
   if (pid < 0)
     return runvm_make_error (err, errno, "fork");
   close (steal_fd (&in_r));
@@ -143,8 +184,7 @@ run_one_hook (const char *kind, size_t index, const oci_hook *h, const char *sta
     return runvm_make_error (err, 0, "error running %s hook #%zu: exit status %d, stdout: %s, stderr: %s", kind,
                              index, WEXITSTATUS (status), out.buf, errout.buf);
   /* Go's wording, as runc prints it: "signal: killed". */
-  snprintf (name, sizeof name, "%s", strsignal (WTERMSIG (status)));
-  name[0] = (char) tolower ((unsigned char) name[0]);
+  go_words (strsignal (WTERMSIG (status)), name, sizeof name);
   return runvm_make_error (err, 0, "error running %s hook #%zu: signal: %s, stdout: %s, stderr: %s", kind, index,
                            name, out.buf, errout.buf);
 }

@@ -90,6 +90,16 @@ t_like "the error names the hook, its status and its output, in runc's words" "$
 t_is "the output of a hook that succeeded is not shown (as runc)" "$(grep -c quiet <<<"$out")" 0
 t_ok "a failing createRuntime hook leaves nothing behind" e2e_nothing_left "$root" hf "$fb/rootfs"
 
+xb=$tmp/hooknoexec
+e2e_bundle "$xb" /bin/testinit exit 0
+e2e_bundle_set "$xb" "c['hooks'] = {'createRuntime': [{'path': '$tmp/no-such-hook'}]}"
+out=$(R create -b "$xb" hx 2>&1)
+t_is "a hook that cannot be executed fails create" "$?" 1
+# runc: error running createRuntime hook #0: fork/exec PATH: no such file or directory
+t_like "the error is runc's exec failure, not an exit status" "$out" \
+	"error running createRuntime hook #0: fork/exec $tmp/no-such-hook: no such file or directory"
+t_ok "a hook that cannot be executed leaves nothing behind" e2e_nothing_left "$root" hx "$xb/rootfs"
+
 tb=$tmp/hooktimeout
 e2e_bundle "$tb" /bin/testinit exit 0
 e2e_bundle_set "$tb" "c['hooks'] = {'prestart': [{'path': '$python', 'args': ['python3', '$cli/hook-record.py', 'hook-timeout-$$'],
