@@ -196,10 +196,7 @@ boot_load_initrd (const struct guest_mem *m, const char *path, struct boot_info 
   if (top > BOOT_INITRD_ADDR_MAX + 1)
     top = BOOT_INITRD_ADDR_MAX + 1;
   addr = (top - len) & ~0xfffULL;
-  if (len >= top || addr < info->kernel_end)
-    return runvm_make_error (err, 0, "initramfs `%s` (%zu bytes) does not fit in guest memory", path, len);
-  dst = guest_mem_slice (m, addr, len);
-  if (dst == NULL)
+  if (len >= top || addr < info->kernel_end || (dst = guest_mem_slice (m, addr, len)) == NULL)
     return runvm_make_error (err, 0, "initramfs `%s` (%zu bytes) does not fit in guest memory", path, len);
   if (read_at (fd, dst, len, 0) < 0)
     return runvm_make_error (err, errno, "loading initramfs: read `%s`", path);
