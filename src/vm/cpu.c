@@ -57,14 +57,24 @@ supported_cpuid (int kvm_fd, runvm_error_t *err)
     }
 }
 
+/* Each vCPU gets its own copy of KVM's supported set (its APIC ids differ);
+ * the set itself is asked for once per VM: in the emulated test host every
+ * KVM ioctl costs milliseconds. vcpu_setup runs on one thread. */
 static int
 setup_cpuid (struct vm_vcpu *cpu, runvm_error_t *err)
 {
-  cleanup_free struct kvm_cpuid2 *c = supported_cpuid (cpu->vm->kvm_fd, err);
+  struct vm *vm = cpu->vm;
+  cleanup_free struct kvm_cpuid2 *c = NULL;
+  size_t size;
   unsigned i;
 
-  if (c == NULL)
+  if (vm->supported_cpuid == NULL && (vm->supported_cpuid = supported_cpuid (vm->kvm_fd, err)) == NULL)
     return -1;
+  size = sizeof *c + vm->supported_cpuid->nent * sizeof (struct kvm_cpuid_entry2);
+  c = malloc (size);
+  if (c == NULL)
+    return runvm_make_error (err, ENOMEM, "cpuid");
+  memcpy (c, vm->supported_cpuid, size);
   for (i = 0; i < c->nent; i++)
     {
       struct kvm_cpuid_entry2 *e = &c->entries[i];

@@ -616,5 +616,6 @@ vm_destroy (struct vm *vm)
   if (vm->kvm_fd >= 0)
     close (vm->kvm_fd);
   guest_mem_release (&vm->mem);
+  free (vm->supported_cpuid);
   free (vm);
 }

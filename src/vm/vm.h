@@ -15,6 +15,7 @@
 struct event_loop;
 struct bus;
 struct virtio_device;
+struct kvm_cpuid2;
 struct vm_device_entry;
 struct virtio_vsock;
 
@@ -92,6 +93,7 @@ struct vm
   int kvm_fd, vm_fd;
   size_t run_size;
   bool tsc_deadline; /* KVM emulates the TSC-deadline timer: announced in CPUID */
+  struct kvm_cpuid2 *supported_cpuid; /* KVM_GET_SUPPORTED_CPUID, asked once per VM (cpu.c) */
   struct guest_mem mem;
   unsigned n_vcpus;
   struct vm_vcpu vcpus[VM_MAX_VCPUS];
