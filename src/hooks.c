@@ -65,11 +65,12 @@ pipe_pair (int *r, int *w)
 /* Forks and execs hook H with IN, OUT and ERRFD as its stdio. The exec's
  * errno comes back through a close-on-exec pipe, so a hook that cannot be
  * run fails as runc's does ("fork/exec PATH: ERROR"), not as a hook that
- * ran and exited 127. Returns the pid, or -1 with the errno in *ERROR and
- * *EXEC_FAILED telling the exec's failure from pipe2's or fork's (saved
- * here, before the cleanup closes anything). */
+ * ran and exited 127. Returns the pid, or -1 with the errno of the failed
+ * exec, fork or pipe2 in *ERROR (saved here, before the scope's cleanup
+ * closes anything). Go's exec words a failed fork like a failed exec,
+ * "fork/exec PATH: ERROR"; a failed pipe2 gets the same words here. */
 static pid_t
-spawn_hook (const oci_hook *h, int in, int out, int errfd, int *error, bool *exec_failed)
+spawn_hook (const oci_hook *h, int in, int out, int errfd, int *error)
 {
   char *argv0[] = { h->path, NULL };
   static char *empty_env[] = { NULL };
@@ -79,7 +80,6 @@ spawn_hook (const oci_hook *h, int in, int out, int errfd, int *error, bool *exe
   pid_t pid;
 
   *error = 0;
-  *exec_failed = false;
   if (pipe_pair (&report_r, &report_w) < 0)
     {
       *error = errno;
@@ -109,7 +109,6 @@ spawn_hook (const oci_hook *h, int in, int out, int errfd, int *error, bool *exe
     {
       waitpid (pid, NULL, 0);
       *error = e;
-      *exec_failed = true;
       return -1;
     }
   return pid;
@@ -133,21 +132,18 @@ run_one_hook (const char *kind, size_t index, const oci_hook *h, const char *sta
   struct hook_output out = { 0 }, errout = { 0 };
   cleanup_close int in_r = -1, in_w = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
   int status = 0, drained = 0, spawn_errno;
-  bool exec_failed;
   int64_t deadline;
   char name[64];
   pid_t pid;
 
   if (pipe_pair (&in_r, &in_w) < 0 || pipe_pair (&out_r, &out_w) < 0 || pipe_pair (&err_r, &err_w) < 0)
     return runvm_make_error (err, errno, "pipe");
-  pid = spawn_hook (h, in_r, out_w, err_w, &spawn_errno, &exec_failed);
-  if (pid < 0 && exec_failed)
+  pid = spawn_hook (h, in_r, out_w, err_w, &spawn_errno);
+  if (pid < 0)
     {
       go_words (strerror (spawn_errno), name, sizeof name);
       return runvm_make_error (err, 0, "error running %s hook #%zu: fork/exec %s: %s", kind, index, h->path, name);
     }
-  if (pid < 0)
-    return runvm_make_error (err, spawn_errno, "fork");
   close (steal_fd (&in_r));
   close (steal_fd (&out_w));
   close (steal_fd (&err_w));
