@@ -154,21 +154,21 @@ container_status (const struct container_state *st)
   return st->status;
 }
 
-static void
-gen_string (yajl_gen gen, const char *s)
+void
+json_gen_string (yajl_gen gen, const char *s)
 {
   yajl_gen_string (gen, (const unsigned char *) s, strlen (s));
 }
 
-static void
-gen_tree (yajl_gen gen, yajl_val v)
+void
+json_gen_tree (yajl_gen gen, yajl_val v)
 {
   size_t i;
 
   if (v == NULL || YAJL_IS_NULL (v))
     yajl_gen_null (gen);
   else if (YAJL_IS_STRING (v))
-    gen_string (gen, v->u.string);
+    json_gen_string (gen, v->u.string);
   else if (YAJL_IS_NUMBER (v))
     yajl_gen_number (gen, v->u.number.r, strlen (v->u.number.r));
   else if (YAJL_IS_TRUE (v))
@@ -180,8 +180,8 @@ gen_tree (yajl_gen gen, yajl_val v)
       yajl_gen_map_open (gen);
       for (i = 0; i < v->u.object.len; i++)
         {
-          gen_string (gen, v->u.object.keys[i]);
-          gen_tree (gen, v->u.object.values[i]);
+          json_gen_string (gen, v->u.object.keys[i]);
+          json_gen_tree (gen, v->u.object.values[i]);
         }
       yajl_gen_map_close (gen);
     }
@@ -189,7 +189,7 @@ gen_tree (yajl_gen gen, yajl_val v)
     {
       yajl_gen_array_open (gen);
       for (i = 0; i < v->u.array.len; i++)
-        gen_tree (gen, v->u.array.values[i]);
+        json_gen_tree (gen, v->u.array.values[i]);
       yajl_gen_array_close (gen);
     }
 }
@@ -213,34 +213,34 @@ gen_state (yajl_gen gen, const struct container_state *st, bool internal)
   const char *status = internal ? st->status : container_status (st);
 
   yajl_gen_map_open (gen);
-  gen_string (gen, "ociVersion");
-  gen_string (gen, "1.0.2");
-  gen_string (gen, "id");
-  gen_string (gen, st->id);
-  gen_string (gen, "pid");
+  json_gen_string (gen, "ociVersion");
+  json_gen_string (gen, "1.0.2");
+  json_gen_string (gen, "id");
+  json_gen_string (gen, st->id);
+  json_gen_string (gen, "pid");
   yajl_gen_integer (gen, strcmp (status, "stopped") == 0 && !internal ? 0 : st->pid);
-  gen_string (gen, "status");
-  gen_string (gen, status);
-  gen_string (gen, "bundle");
-  gen_string (gen, st->bundle ? st->bundle : "");
-  gen_string (gen, "rootfs");
-  gen_string (gen, st->rootfs ? st->rootfs : "");
-  gen_string (gen, "created");
-  gen_string (gen, st->created ? st->created : "");
-  gen_string (gen, "owner");
-  gen_string (gen, st->owner ? st->owner : "");
+  json_gen_string (gen, "status");
+  json_gen_string (gen, status);
+  json_gen_string (gen, "bundle");
+  json_gen_string (gen, st->bundle ? st->bundle : "");
+  json_gen_string (gen, "rootfs");
+  json_gen_string (gen, st->rootfs ? st->rootfs : "");
+  json_gen_string (gen, "created");
+  json_gen_string (gen, st->created ? st->created : "");
+  json_gen_string (gen, "owner");
+  json_gen_string (gen, st->owner ? st->owner : "");
   if (st->annotations)
     {
-      gen_string (gen, "annotations");
-      gen_tree (gen, proto_get (st->annotations, "annotations"));
+      json_gen_string (gen, "annotations");
+      json_gen_tree (gen, proto_get (st->annotations, "annotations"));
     }
   if (internal)
     {
-      gen_string (gen, "pid_start");
+      json_gen_string (gen, "pid_start");
       yajl_gen_integer (gen, (long long) st->pid_start);
-      gen_string (gen, "config");
-      gen_string (gen, st->config_path ? st->config_path : "");
-      gen_string (gen, "exit_status");
+      json_gen_string (gen, "config");
+      json_gen_string (gen, st->config_path ? st->config_path : "");
+      json_gen_string (gen, "exit_status");
       yajl_gen_integer (gen, st->exit_status);
     }
   yajl_gen_map_close (gen);
@@ -337,7 +337,7 @@ char *
 json_from_tree (yajl_val v)
 {
   yajl_gen gen = yajl_gen_alloc (NULL);
-  gen_tree (gen, v);
+  json_gen_tree (gen, v);
   return gen_finish (gen);
 }
 
@@ -345,7 +345,7 @@ char *
 json_quote (const char *s)
 {
   yajl_gen gen = yajl_gen_alloc (NULL);
-  gen_string (gen, s ? s : "");
+  json_gen_string (gen, s ? s : "");
   return gen_finish (gen);
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "error.h"
@@ -71,6 +72,9 @@ const char *runvm_default_path (const char *env, const char *file, char *buf, si
 
 /* JSON text of a parsed value; a quoted, escaped JSON string. */
 char *json_from_tree (yajl_val v);
+/* The same, emitted into GEN: a parsed value (null for NULL), a string. */
+void json_gen_tree (yajl_gen gen, yajl_val v);
+void json_gen_string (yajl_gen gen, const char *s);
 char *json_quote (const char *s);
 
 #endif

@@ -35,18 +35,12 @@ struct exec_options
 };
 
 static void
-gen_str (yajl_gen gen, const char *s)
-{
-  yajl_gen_string (gen, (const unsigned char *) s, strlen (s));
-}
-
-static void
 gen_strv (yajl_gen gen, char **v, size_t n)
 {
   size_t i;
   yajl_gen_array_open (gen);
   for (i = 0; i < n; i++)
-    gen_str (gen, v[i]);
+    json_gen_string (gen, v[i]);
   yajl_gen_array_close (gen);
 }
 
@@ -69,15 +63,15 @@ gen_caps (yajl_gen gen, yajl_val base, const struct exec_options *o)
   for (i = 0; i < ARRAY_SIZE (sets); i++)
     {
       yajl_val have = proto_get (base, sets[i]);
-      gen_str (gen, sets[i]);
+      json_gen_string (gen, sets[i]);
       yajl_gen_array_open (gen);
       if (have && YAJL_IS_ARRAY (have))
         for (j = 0; j < have->u.array.len; j++)
           if (YAJL_IS_STRING (have->u.array.values[j]))
-            gen_str (gen, have->u.array.values[j]->u.string);
+            json_gen_string (gen, have->u.array.values[j]->u.string);
       if (strcmp (sets[i], "ambient") != 0)
         for (j = 0; j < o->n_caps; j++)
-          gen_str (gen, o->caps[j]);
+          json_gen_string (gen, o->caps[j]);
       yajl_gen_array_close (gen);
     }
   yajl_gen_map_close (gen);
@@ -97,33 +91,31 @@ build_process (yajl_val base, const struct exec_options *o, runvm_error_t *err)
     for (i = 0; i < base->u.object.len; i++)
       {
         const char *k = base->u.object.keys[i];
-        cleanup_free char *v = NULL;
         if (overridden (o, k) || strcmp (k, "consoleSize") == 0)
           continue;
-        gen_str (gen, k);
-        v = json_from_tree (base->u.object.values[i]);
-        yajl_gen_number (gen, v, strlen (v)); /* already JSON text: emitted verbatim */
+        json_gen_string (gen, k);
+        json_gen_tree (gen, base->u.object.values[i]);
       }
-  gen_str (gen, "args");
+  json_gen_string (gen, "args");
   gen_strv (gen, o->args, o->n_args);
-  gen_str (gen, "terminal");
+  json_gen_string (gen, "terminal");
   yajl_gen_bool (gen, o->tty);
   if (o->cwd)
     {
-      gen_str (gen, "cwd");
-      gen_str (gen, o->cwd);
+      json_gen_string (gen, "cwd");
+      json_gen_string (gen, o->cwd);
     }
   if (o->n_env)
     {
       yajl_val benv = proto_get (base, "env");
-      gen_str (gen, "env");
+      json_gen_string (gen, "env");
       yajl_gen_array_open (gen);
       if (benv && YAJL_IS_ARRAY (benv))
         for (i = 0; i < benv->u.array.len; i++)
           if (YAJL_IS_STRING (benv->u.array.values[i]))
-            gen_str (gen, benv->u.array.values[i]->u.string);
+            json_gen_string (gen, benv->u.array.values[i]->u.string);
       for (i = 0; i < o->n_env; i++)
-        gen_str (gen, o->env[i]);
+        json_gen_string (gen, o->env[i]);
       yajl_gen_array_close (gen);
     }
   if (o->user)
@@ -138,22 +130,22 @@ build_process (yajl_val base, const struct exec_options *o, runvm_error_t *err)
         }
       if (*colon == ':')
         gid = strtol (colon + 1, NULL, 10);
-      gen_str (gen, "user");
+      json_gen_string (gen, "user");
       yajl_gen_map_open (gen);
-      gen_str (gen, "uid");
+      json_gen_string (gen, "uid");
       yajl_gen_integer (gen, uid);
-      gen_str (gen, "gid");
+      json_gen_string (gen, "gid");
       yajl_gen_integer (gen, gid);
       yajl_gen_map_close (gen);
     }
   if (o->no_new_privs)
     {
-      gen_str (gen, "noNewPrivileges");
+      json_gen_string (gen, "noNewPrivileges");
       yajl_gen_bool (gen, 1);
     }
   if (o->n_caps)
     {
-      gen_str (gen, "capabilities");
+      json_gen_string (gen, "capabilities");
       gen_caps (gen, proto_get (base, "capabilities"), o);
     }
   yajl_gen_map_close (gen);
