@@ -331,7 +331,7 @@ probe() {
 	out=$(R run -b "$d" "$1" 2>&1)
 	nproc=$(sed -n 's/^nproc=//p' <<<"$out")
 	memtotal=$(sed -n 's/^memtotal=//p' <<<"$out")
-	[ -n "$nproc" ] || t_diag "$1: $out"
+	[ -n "$nproc" ] && [ -n "$memtotal" ] || t_diag "$1: $out"
 }
 in_range() { [ -n "$1" ] && [ "$1" -gt "$2" ] && [ "$1" -le "$3" ]; }
 probe hw 'c["vm"] = {"hwConfig": {"vcpus": 2}}'
