@@ -321,6 +321,16 @@ test_malformed (void)
   TAP_OK (kick_and_collect (d, head, &len) && len == 0 && image_untouched (),
           "request without a status byte: returned unused, image untouched");
 
+  /* only zero-length descriptors: the chain has no buffers left at all
+   * (found by tests/fuzz/fuzz-blk, regressions/blk/empty-chain) */
+  bufs[0] = (struct fq_buf){ header (VIRTIO_BLK_T_IN, 0), 0, false };
+  bufs[1] = (struct fq_buf){ status, 0, true };
+  *(uint8_t *) fq_host (status) = 0xff;
+  head = fq_add_chain (&q, bufs, 2);
+  TAP_OK (kick_and_collect (d, head, &len) && len == 0 && *(uint8_t *) fq_host (status) == 0xff
+              && image_untouched (),
+          "request of zero-length descriptors only: returned unused, nothing written");
+
   st = do_simple (d, VIRTIO_BLK_T_DISCARD, 0, NULL, 0, &len);
   TAP_OK (st == VIRTIO_BLK_S_UNSUPP, "DISCARD (not offered): UNSUPP");
   st = do_simple (d, 0x7fff, 0, NULL, 0, &len);

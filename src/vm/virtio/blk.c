@@ -191,18 +191,20 @@ blk_serve (struct virtio_blk *b)
 
   while (virtq_pop_chain (q, c) == 1)
     {
-      const struct iovec *last = &c->iov[c->n_out + c->n_in - 1];
+      const struct iovec *last;
       size_t written = 0;
       uint8_t status;
 
       used = true;
       if (c->n_in == 0)
         {
-          /* Nowhere to put the status: the driver cannot learn the outcome,
-           * so do nothing and hand the buffers back. */
+          /* Nowhere to put the status (a chain may even have no buffers
+           * left once zero-length descriptors are dropped): the driver
+           * cannot learn the outcome, so do nothing and hand it back. */
           virtq_push_used (q, c->head, 0);
           continue;
         }
+      last = &c->iov[c->n_out + c->n_in - 1];
       status = blk_handle (b, c, &written);
       /* The status is the chain's last byte (zero-length descriptors are
        * dropped by virtq_pop_chain, so `last` has at least one byte). */
