@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct virtio_blk *b = NULL;
   runvm_error_t err = NULL;
   struct guest_mem mem;
-  uint8_t flags, *ram;
+  uint8_t flags;
   unsigned kicks, i;
 
   if (efd < 0)
@@ -56,11 +56,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     }
   flags = (uint8_t) fuzz_take (&in, 1);
-  hdr = in;
-  in.p += in.n < 12 ? in.n : 12;
-  in.n -= in.n < 12 ? in.n : 12;
-  ram = fuzz_ram (&in, &mem);
-  (void) ram;
+  hdr = fuzz_split (&in, 12);
+  fuzz_ram (&in, &mem);
   memset (&d, 0, sizeof d);
   d.mem = &mem;
   d.irq_eventfd = efd;

@@ -34,13 +34,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   features = fuzz_take (&in, 8);
   frame_len = (uint32_t) fuzz_take (&in, 3) % sizeof frame;
   ops = (uint8_t) fuzz_take (&in, 1);
-  rxh = in;
-  txh = in;
-  txh.p += txh.n < 12 ? txh.n : 12;
-  txh.n -= txh.n < 12 ? txh.n : 12;
-  in = txh;
-  in.p += in.n < 12 ? in.n : 12;
-  in.n -= in.n < 12 ? in.n : 12;
+  rxh = fuzz_split (&in, 12);
+  txh = fuzz_split (&in, 12);
   /* The frame's bytes are the RAM's too: what the guest controls, the
    * outside world may as well. */
   memset (frame, 0, frame_len);

@@ -11,7 +11,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   static struct virtq_chain c;
-  struct fuzz_in in = { data, size };
+  struct fuzz_in in = { data, size }, hdr;
   struct guest_mem mem;
   struct virtq q;
   uint8_t ops[16], buf[512], *ram;
@@ -20,15 +20,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   memset (&q, 0, sizeof q);
   for (i = 0; i < sizeof ops; i++)
     ops[i] = (uint8_t) fuzz_take (&in, 1);
-  /* fuzz_queue reads its bytes before RAM is laid out from the rest. */
-  {
-    struct fuzz_in hdr = in;
-    in.p += in.n < 12 ? in.n : 12;
-    in.n -= in.n < 12 ? in.n : 12;
-    ram = fuzz_ram (&in, &mem);
-    if (!fuzz_queue (&hdr, &q, &mem))
-      return 0;
-  }
+  /* The queue's 12 bytes come first; RAM is laid out from what follows
+   * them before virtq_setup looks at it. */
+  hdr = fuzz_split (&in, 12);
+  ram = fuzz_ram (&in, &mem);
+  if (!fuzz_queue (&hdr, &q, &mem))
+    return 0;
   for (i = 0; i < 64; i++)
     {
       uint8_t op = ops[i % sizeof ops];

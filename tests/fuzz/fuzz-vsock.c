@@ -90,13 +90,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     }
   rounds = 1 + (uint8_t) fuzz_take (&in, 1) % 4;
-  rxh = in;
-  txh = in;
-  txh.p += txh.n < 12 ? txh.n : 12;
-  txh.n -= txh.n < 12 ? txh.n : 12;
-  in = txh;
-  in.p += in.n < 12 ? in.n : 12;
-  in.n -= in.n < 12 ? in.n : 12;
+  rxh = fuzz_split (&in, 12);
+  txh = fuzz_split (&in, 12);
   fuzz_ram (&in, &mem);
   memset (&d, 0, sizeof d);
   d.mem = &mem;

@@ -40,6 +40,19 @@ fuzz_take (struct fuzz_in *in, unsigned bytes)
   return v;
 }
 
+/* Returns a reader for the next `bytes` bytes of *in and moves *in past
+ * them (a header whose bytes are used after RAM is laid out). */
+static inline struct fuzz_in
+fuzz_split (struct fuzz_in *in, size_t bytes)
+{
+  struct fuzz_in head = *in;
+  size_t k = in->n < bytes ? in->n : bytes;
+
+  in->p += k;
+  in->n -= k;
+  return head;
+}
+
 /* Guest RAM: the rest of the input, then zeroes. malloc'ed at its exact
  * size so that AddressSanitizer catches any access past its end. */
 static inline uint8_t *
