@@ -226,7 +226,9 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
     }
   else if (strcmp (type, "error") == 0)
     {
-      const char *msg = proto_get_string (tree, "message");
+      const char *raw = proto_get_string (tree, "message");
+      char clean[1024];
+      const char *msg = raw ? text_sanitize (clean, sizeof clean, raw, false) : NULL;
       if (!m->created)
         {
           sync_report (m, "error %s", msg ? msg : "container setup failed in the guest");
@@ -277,7 +279,10 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
         }
     }
   else
-    monitor_log (m, "guest sent unknown message type %s", type);
+    {
+      char clean[128];
+      monitor_log (m, "guest sent unknown message type %s", text_sanitize (clean, sizeof clean, type, false));
+    }
 }
 
 /* ---- CLI requests ---- */

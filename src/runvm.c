@@ -75,7 +75,14 @@ runvm_log (struct runvm_global *g, const char *level, const char *msg)
   else
     fprintf (out, "time=\"%s\" level=%s msg=%s\n", when, level, quoted);
   if (out == logf && strcmp (level, "error") == 0)
-    fprintf (stderr, "%s\n", msg);
+    {
+      /* Raw on stderr as runc does, but an error can carry text from the
+       * guest (runvm-init's messages): no control sequences for the
+       * terminal of whoever reads it. */
+      size_t cap = strlen (msg) + 1;
+      cleanup_free char *clean = malloc (cap);
+      fprintf (stderr, "%s\n", clean ? text_sanitize (clean, cap, msg, true) : "(out of memory)");
+    }
 }
 
 static int

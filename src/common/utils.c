@@ -3,6 +3,7 @@
 #include "utils.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -215,4 +216,63 @@ monotonic_ms (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t
+utf8_len (const unsigned char *s, uint32_t *cp)
+{
+  size_t n, i;
+  uint32_t c;
+
+  if (s[0] < 0x80)
+    n = 1, c = s[0];
+  else if (s[0] >= 0xc2 && s[0] <= 0xdf)
+    n = 2, c = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef)
+    n = 3, c = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+    n = 4, c = s[0] & 0x07;
+  else
+    return 0;
+  for (i = 1; i < n; i++)
+    {
+      if ((s[i] & 0xc0) != 0x80)
+        return 0;
+      c = (c << 6) | (s[i] & 0x3f);
+    }
+  if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
+    return 0;
+  *cp = c;
+  return n;
+}
+
+char *
+text_sanitize (char *dst, size_t cap, const char *src, bool keep_lines)
+{
+  const unsigned char *s = (const unsigned char *) src;
+  size_t o = 0;
+
+  if (cap == 0)
+    return dst;
+  while (*s)
+    {
+      uint32_t cp = 0;
+      size_t n = utf8_len (s, &cp);
+      bool ok = n > 0 && (cp >= 0x20 || (keep_lines && (cp == '\n' || cp == '\t'))) && cp != 0x7f
+                && !(cp >= 0x80 && cp <= 0x9f);
+
+      if (!ok)
+        n = n ? n : 1;
+      if (o + (ok ? n : 1) > cap - 1)
+        break;
+      if (ok)
+        memcpy (dst + o, s, n), o += n;
+      else
+        dst[o++] = '?';
+      s += n;
+    }
+  dst[o] = '\0';
+  return dst;
 }

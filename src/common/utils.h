@@ -4,6 +4,7 @@
 #define RUNVM_UTILS_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,5 +83,12 @@ int remove_tree (const char *path, runvm_error_t *err);
 int64_t monotonic_ms (void);
 /* Process start time (field 22 of /proc/PID/stat), 0 if unknown. */
 unsigned long long process_start_time (pid_t pid);
+/* Copies text that came from the guest into dst (at most cap - 1 bytes,
+ * NUL-terminated, cut at a character boundary) so that it can be printed
+ * on a host terminal or written to a log: control characters (C0, DEL, C1)
+ * and bytes that are not valid UTF-8 become '?', so a guest cannot move
+ * the cursor, change colours or forge log lines. keep_lines keeps newlines
+ * and tabs (for a multi-line message on a terminal). Returns dst. */
+char *text_sanitize (char *dst, size_t cap, const char *src, bool keep_lines);
 
 #endif

@@ -68,6 +68,17 @@ t_like "create: a non-executable file fails with runc's message" "$out" \
 	'exec: \\?"/etc/passwd\\?": permission denied'
 t_is "create: ... and exits 1 (as runc)" "$rc" 1
 t_ok "create: ... and leaves no container behind" test ! -e "$root/noperm"
+# The guest's messages reach the host's terminal without control
+# characters: here the command name carries an escape sequence, and --log
+# (as podman passes it) adds runc's raw copy of the error on stderr.
+B ctl "c['process']['args'] = ['nosuch\x1b[31mred']"
+out=$(R --log "$tmp/ctl.log" create -b "$tmp/ctl" ctl 2>&1)
+rc=$?
+t_like "create: guest text in an error reaches stderr with '?' for its control characters" "$out" \
+	'exec: "nosuch\?\[31mred": executable file not found in \$PATH'
+t_is "create: ... no ESC byte on stderr or in the log" \
+	"$(cat "$tmp/ctl.log" - <<<"$out" | tr -cd '\033' | wc -c)" 0
+t_is "create: ... and exits 1" "$rc" 1
 
 # ---- pid namespace ----
 B pid pass /bin/testinit pid

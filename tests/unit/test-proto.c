@@ -69,5 +69,28 @@ main (void)
 
   TAP_OK (proto_send (-1, "x", RUNVM_PROTO_MAX_MESSAGE + 1, &err) < 0, "sending an oversized frame fails");
   runvm_error_release (&err);
+
+  /* text from the guest, made safe to print on the host */
+  {
+    char out[64];
+    TAP_OK (strcmp (text_sanitize (out, sizeof out, "exec: no such file", false), "exec: no such file") == 0,
+            "guest text: plain ASCII unchanged");
+    TAP_OK (strcmp (text_sanitize (out, sizeof out, "\x1b[2J\x1b]0;owned\x07x", false), "?[2J?]0;owned?x") == 0,
+            "guest text: escape sequences and BEL become '?'");
+    TAP_OK (strcmp (text_sanitize (out, sizeof out, "a\nb\tc\rd", false), "a?b?c?d") == 0,
+            "guest text: newline, tab and CR become '?' for a log line");
+    TAP_OK (strcmp (text_sanitize (out, sizeof out, "a\nb\tc\rd", true), "a\nb\tc?d") == 0,
+            "guest text: newline and tab kept for a terminal message, CR still not");
+    TAP_OK (strcmp (text_sanitize (out, sizeof out, "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x90\xb3", false),
+                    "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x90\xb3") == 0,
+            "guest text: valid UTF-8 unchanged");
+    TAP_OK (strcmp (text_sanitize (out, sizeof out, "\xc2\x9b" "31m\x7f", false), "?31m?") == 0,
+            "guest text: C1 CSI (U+009B) and DEL become '?'");
+    TAP_OK (strcmp (text_sanitize (out, sizeof out, "\xff\xc0\xaf\xed\xa0\x80\xe2\x9c", false), "????????") == 0,
+            "guest text: invalid, overlong, surrogate and truncated UTF-8 become '?' per byte");
+    TAP_OK (strcmp (text_sanitize (out, 6, "a\xc3\xa9\xe2\x9c\x93", false), "a\xc3\xa9") == 0,
+            "guest text: cut at a character boundary, NUL within the buffer");
+    TAP_OK (strcmp (text_sanitize (out, 1, "abc", false), "") == 0, "guest text: a 1-byte buffer holds the NUL only");
+  }
   return tap_done ();
 }
