@@ -107,7 +107,65 @@ def vsock():
         write('vsock', name, bytes([2]) + qhdr(QA) + qhdr(QB) + bytes(r.b))
 
 
+def mmio():
+    """Register-level driver sequences: reset, negotiate, lay out queues, DRIVER_OK, kick."""
+    def acc(write, off, val=0, size=4):
+        k = (1 if write else 0) | ({1: 0, 2: 1, 4: 2, 8: 3}[size] << 1)
+        return struct.pack('<BHI', k, off, val)
+
+    def setup(feat_lo, queues):
+        a = [acc(1, 0x070, 0), acc(1, 0x070, 1), acc(1, 0x070, 3), acc(0, 0x000), acc(0, 0x008)]
+        a += [acc(1, 0x014, 0), acc(0, 0x010), acc(1, 0x014, 1), acc(0, 0x010)]
+        a += [acc(1, 0x024, 0), acc(1, 0x020, feat_lo), acc(1, 0x024, 1), acc(1, 0x020, 1)]
+        a += [acc(1, 0x070, 0xb), acc(0, 0x070)]
+        for i, q in queues:
+            a += [acc(1, 0x030, i), acc(0, 0x034), acc(1, 0x038, QSIZE), acc(1, 0x080, q['desc']),
+                  acc(1, 0x084, 0), acc(1, 0x090, q['avail']), acc(1, 0x094, 0), acc(1, 0x0a0, q['used']),
+                  acc(1, 0x0a4, 0), acc(1, 0x044, 1)]
+        a += [acc(1, 0x070, 0xf)]
+        return a
+
+    def kick(queues):
+        a = [acc(1, 0x050, i) for i, _ in queues]
+        return a + [acc(0, 0x060), acc(1, 0x064, 3), acc(0, 0x100, size=8), acc(0, 0x0fc)]
+
+    # blk, read-write (kind & 3 == 1): a read and a write request
+    r = Ram()
+    for typ, w in ((0, True), (1, False)):
+        hdr = r.alloc(struct.pack('<IIQ', typ, 0, 1))
+        r.chain(QA, [(hdr, 16, False), (r.alloc(bytes(512)), 512, w), (r.alloc(b'\xff'), 1, True)])
+    qs = [(0, QA)]
+    a = setup(0, qs) + kick(qs) + [acc(1, 0x070, 0)]
+    write('mmio', 'blk-rw', bytes([1 | (len(a) << 2)]) + b''.join(a) + bytes(r.b))
+
+    # vsock (kind & 3 == 2): RX buffers, a REQUEST and a RW to the listening port
+    r = Ram()
+    for i in range(2):
+        r.chain(QA, [(r.alloc(bytes(44 + 64)), 44 + 64, True)])
+    for op, payload in ((1, b''), (5, b'hi\n')):
+        p = struct.pack('<QQIIIHHIII', 3, 2, 6000, 1040, len(payload), 1, op, 0, 262144, 0) + payload
+        bufs = [(r.alloc(p[:44]), 44, False)]
+        if payload:
+            bufs.append((r.alloc(payload), len(payload), False))
+        r.chain(QB, bufs)
+    qs = [(0, QA), (1, QB)]
+    a = setup(0, qs) + kick(qs)
+    write('mmio', 'vsock', bytes([2 | (len(a) << 2)]) + b''.join(a) + bytes(r.b))
+
+    # net (kind & 3 == 3): a TX frame and RX buffers, no GUEST_TSO
+    r = Ram()
+    for i in range(2):
+        r.chain(QA, [(r.alloc(bytes(1600)), 1600, True)])
+    frame = bytes(12) + bytes([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]) + bytes(46)
+    r.chain(QB, [(r.alloc(frame), len(frame), False)])
+    qs = [(0, QA), (1, QB)]
+    feats = (1 << 0) | (1 << 1) | (1 << 5) | (1 << 15) | (1 << 16)
+    a = setup(feats, qs) + kick(qs)
+    write('mmio', 'net', bytes([3 | (len(a) << 2)]) + b''.join(a) + bytes(r.b))
+
+
 blk()
 virtq()
 net()
 vsock()
+mmio()

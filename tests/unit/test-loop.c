@@ -692,6 +692,31 @@ test_transport_reset (void)
   TAP_OK (FD.resets == cycles + 2 && FD.bad_thread == 0 && d->vq[0].mem == NULL,
           "loop stopped: reset runs inline in the caller");
 
+  /* Only a reset clears status bits: a driver dropping DRIVER_OK could
+   * otherwise lay a queue out again under the running device, without
+   * virtq_setup's checks (found by tests/fuzz/fuzz-mmio). */
+  driver_probe (d);
+  i = FD.activates;
+  reg_write (d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+  TAP_OK (reg_read (d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK, "clearing DRIVER_OK without a reset is ignored");
+  reg_write (d, VIRTIO_MMIO_QUEUE_READY, 0);
+  reg_write (d, VIRTIO_MMIO_QUEUE_DESC_LOW, 0x7000000);
+  reg_write (d, VIRTIO_MMIO_QUEUE_READY, 1);
+  reg_write (d, VIRTIO_MMIO_STATUS,
+             VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK
+                 | VIRTIO_CONFIG_S_DRIVER_OK);
+  TAP_OK (d->vq[0].ready && d->vq[0].desc_gpa == 0x1000 && d->vq[0].mem != NULL && FD.activates == i,
+          "... and the running queue keeps its checked layout, no second activation");
+  reg_write (d, VIRTIO_MMIO_STATUS, 0);
+  reg_write (d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+  reg_write (d, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+  reg_write (d, VIRTIO_MMIO_QUEUE_READY, 1);
+  reg_write (d, VIRTIO_MMIO_STATUS,
+             VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK);
+  TAP_OK (!(reg_read (d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK) && FD.activates == i,
+          "DRIVER_OK before FEATURES_OK does not activate the device");
+  reg_write (d, VIRTIO_MMIO_STATUS, 0);
+
   close (FD.kick);
   close (d->irq_eventfd);
   pthread_mutex_destroy (&d->lock);

@@ -179,6 +179,23 @@ main (void)
   publish (0, 0, 1);
   TAP_OK (virtq_pop_chain (&q, &c) == 1 && c.n_out == QSIZE, "chain as long as the queue is accepted");
 
+  /* A queue marked ready that virtq_setup never accepted (the transport
+   * does not allow it; if it ever did) has no memory to look in: it is
+   * broken, not a crash. */
+  {
+    struct virtq raw;
+    virtq_reset (&raw);
+    raw.size = QSIZE;
+    raw.ready = true;
+    TAP_OK (virtq_pop_chain (&raw, &c) == -1 && raw.broken, "a ready queue never set up: broken, nothing popped");
+    virtq_reset (&raw);
+    raw.size = QSIZE;
+    raw.ready = true;
+    virtq_push_used (&raw, 0, 0);
+    TAP_OK (raw.broken && raw.used_idx == 0, "a ready queue never set up: push_used marks it broken");
+    TAP_OK (virtq_should_notify (&raw), "a ready queue never set up: should_notify answers without reading");
+  }
+
   free (ram);
   return tap_done ();
 }

@@ -126,6 +126,11 @@ device_activate (void *opaque)
     d->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 }
 
+/* Status bits the driver sets; NEEDS_RESET is the device's. */
+#define DRIVER_STATUS_BITS                                                                                         \
+  (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK \
+   | VIRTIO_CONFIG_S_FAILED)
+
 static void
 status_write (struct virtio_device *d, uint32_t v)
 {
@@ -134,12 +139,22 @@ status_write (struct virtio_device *d, uint32_t v)
       device_reset (d);
       return;
     }
+  /* Only a reset clears status bits (2.1.2). A driver that drops
+   * DRIVER_OK or FEATURES_OK without one is ignored: otherwise it could
+   * change the features or lay out queues again under a running device
+   * (queues that virtq_setup never checked). */
+  if ((v & d->status & DRIVER_STATUS_BITS) != (d->status & DRIVER_STATUS_BITS))
+    return;
+  v = (v & DRIVER_STATUS_BITS) | (d->status & VIRTIO_CONFIG_S_NEEDS_RESET);
   if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(d->status & VIRTIO_CONFIG_S_FEATURES_OK))
     {
       /* The driver may only accept what we offered, and must accept VERSION_1. */
       if ((d->driver_features & ~device_features (d)) || !virtio_driver_has_feature (d, VIRTIO_F_VERSION_1))
         v &= ~VIRTIO_CONFIG_S_FEATURES_OK;
     }
+  /* DRIVER_OK comes after FEATURES_OK (3.1.1). */
+  if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(v & VIRTIO_CONFIG_S_FEATURES_OK))
+    v &= ~VIRTIO_CONFIG_S_DRIVER_OK;
   if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(d->status & VIRTIO_CONFIG_S_DRIVER_OK))
     {
       struct activation a = { d, v };

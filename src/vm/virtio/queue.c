@@ -18,10 +18,14 @@ le16_at (const void *p)
   return v;
 }
 
+/* NULL when the range is not guest RAM, or when the queue was never set
+ * up (no memory to look in). The transport only lets a queue be used once
+ * virtq_setup has accepted its layout; the checks on every access below
+ * keep a queue that somehow got past that from taking the monitor down. */
 static void *
 ring_ptr (const struct virtq *q, uint64_t gpa, uint64_t len)
 {
-  return guest_mem_slice (q->mem, gpa, len);
+  return q->mem ? guest_mem_slice (q->mem, gpa, len) : NULL;
 }
 
 bool
@@ -49,12 +53,6 @@ virtq_reset (struct virtq *q)
   memset (q, 0, sizeof *q);
 }
 
-static uint16_t
-avail_idx (const struct virtq *q)
-{
-  uint16_t *p = ring_ptr (q, q->avail_gpa + 2, 2);
-  return __atomic_load_n (p, __ATOMIC_ACQUIRE);
-}
 
 static int
 chain_add (struct virtq_chain *c, const struct virtq *q, uint64_t addr, uint32_t len, bool writable)
@@ -91,21 +89,27 @@ chain_add (struct virtq_chain *c, const struct virtq *q, uint64_t addr, uint32_t
 int
 virtq_pop_chain (struct virtq *q, struct virtq_chain *c)
 {
-  uint16_t avail, head, idx;
+  uint16_t avail, head, idx, *avail_p;
   unsigned walked = 0, limit;
-  uint8_t *table;
+  uint8_t *table, *head_p;
 
   if (!q->ready || q->broken)
     return 0;
-  avail = avail_idx (q);
+  avail_p = ring_ptr (q, q->avail_gpa + 2, 2);
+  if (avail_p == NULL)
+    goto broken;
+  avail = __atomic_load_n (avail_p, __ATOMIC_ACQUIRE);
   if (avail == q->last_avail_idx)
     return 0;
-  if ((uint16_t) (avail - q->last_avail_idx) > q->size)
+  if (q->size == 0 || (uint16_t) (avail - q->last_avail_idx) > q->size)
     goto broken;
-  head = le16_at (ring_ptr (q, q->avail_gpa + 4 + 2 * (uint64_t) (q->last_avail_idx % q->size), 2));
+  head_p = ring_ptr (q, q->avail_gpa + 4 + 2 * (uint64_t) (q->last_avail_idx % q->size), 2);
+  table = ring_ptr (q, q->desc_gpa, DESC_SIZE * (uint64_t) q->size);
+  if (head_p == NULL || table == NULL)
+    goto broken;
+  head = le16_at (head_p);
   if (head >= q->size)
     goto broken;
-  table = ring_ptr (q, q->desc_gpa, DESC_SIZE * (uint64_t) q->size);
   c->head = head;
   c->n_out = c->n_in = 0;
   c->out_len = c->in_len = 0;
@@ -151,10 +155,15 @@ virtq_unpop (struct virtq *q)
 void
 virtq_push_used (struct virtq *q, uint16_t head, uint32_t written)
 {
-  uint8_t *elem = ring_ptr (q, q->used_gpa + 4 + 8 * (uint64_t) (q->used_idx % q->size), 8);
+  uint8_t *elem = q->size ? ring_ptr (q, q->used_gpa + 4 + 8 * (uint64_t) (q->used_idx % q->size), 8) : NULL;
   uint16_t *idx = ring_ptr (q, q->used_gpa + 2, 2);
   uint32_t id = head;
 
+  if (elem == NULL || idx == NULL)
+    {
+      q->broken = true;
+      return;
+    }
   memcpy (elem, &id, 4);
   memcpy (elem + 4, &written, 4);
   q->used_idx++;
@@ -164,11 +173,15 @@ virtq_push_used (struct virtq *q, uint16_t head, uint32_t written)
 bool
 virtq_should_notify (struct virtq *q)
 {
+  const void *p;
   uint16_t flags;
 
   /* The used index store must be visible before we read the driver's flags. */
   __atomic_thread_fence (__ATOMIC_SEQ_CST);
-  flags = le16_at (ring_ptr (q, q->avail_gpa, 2));
+  p = ring_ptr (q, q->avail_gpa, 2);
+  if (p == NULL)
+    return true;
+  flags = le16_at (p);
   return !(flags & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
