@@ -3,7 +3,6 @@
 #include "utils.h"
 
 #include <dirent.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -227,15 +226,16 @@ utf8_len (const unsigned char *s, uint32_t *cp)
   uint32_t c;
 
   if (s[0] < 0x80)
-    n = 1, c = s[0];
+    n = 1;
   else if (s[0] >= 0xc2 && s[0] <= 0xdf)
-    n = 2, c = s[0] & 0x1f;
+    n = 2;
   else if (s[0] >= 0xe0 && s[0] <= 0xef)
-    n = 3, c = s[0] & 0x0f;
+    n = 3;
   else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-    n = 4, c = s[0] & 0x07;
+    n = 4;
   else
     return 0;
+  c = s[0] & (0xff >> (n == 1 ? 0 : n + 1)); /* the lead byte's payload bits */
   for (i = 1; i < n; i++)
     {
       if ((s[i] & 0xc0) != 0x80)
@@ -268,7 +268,10 @@ text_sanitize (char *dst, size_t cap, const char *src, bool keep_lines)
       if (o + (ok ? n : 1) > cap - 1)
         break;
       if (ok)
-        memcpy (dst + o, s, n), o += n;
+        {
+          memcpy (dst + o, s, n);
+          o += n;
+        }
       else
         dst[o++] = '?';
       s += n;

@@ -53,7 +53,6 @@ virtq_reset (struct virtq *q)
   memset (q, 0, sizeof *q);
 }
 
-
 static int
 chain_add (struct virtq_chain *c, const struct virtq *q, uint64_t addr, uint32_t len, bool writable)
 {
