@@ -77,8 +77,8 @@ setup_once (void)
   atexit (cleanup);
 }
 
-/* Hands pending kicks to the device, as the event loop's ioeventfd
- * handlers do (only for a set-up, running device). */
+/* Hands pending kicks to the device with the checks of the transport's
+ * ioeventfd handler (mmio.c, kick_cb): none but that the queue has memory. */
 static void
 deliver_kicks (struct virtio_device *d)
 {
@@ -87,8 +87,7 @@ deliver_kicks (struct virtio_device *d)
   for (i = 0; i < d->ops->num_queues && i < VIRTIO_MAX_QUEUES; i++)
     {
       uint64_t n;
-      if (read (d->kick_eventfd[i], &n, sizeof n) == sizeof n && (d->status & VIRTIO_CONFIG_S_DRIVER_OK)
-          && !(d->status & VIRTIO_CONFIG_S_NEEDS_RESET) && d->vq[i].ready)
+      if (read (d->kick_eventfd[i], &n, sizeof n) == sizeof n && d->vq[i].mem != NULL && d->ops->queue_notify)
         d->ops->queue_notify (d, i);
     }
 }

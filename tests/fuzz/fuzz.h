@@ -98,8 +98,8 @@ fuzz_check_chain (const struct virtq_chain *c, const uint8_t *ram)
     abort ();
   for (i = 0; i < c->n_out + c->n_in; i++)
     {
-      const uint8_t *b = c->iov[i].iov_base;
-      if (b < ram || c->iov[i].iov_len > FUZZ_RAM_SIZE || b + c->iov[i].iov_len > ram + FUZZ_RAM_SIZE)
+      uintptr_t b = (uintptr_t) c->iov[i].iov_base, r = (uintptr_t) ram;
+      if (b < r || c->iov[i].iov_len > FUZZ_RAM_SIZE || b - r > FUZZ_RAM_SIZE - c->iov[i].iov_len)
         abort ();
     }
 }

@@ -72,9 +72,16 @@ replay_dir (const char *top, const char *kind, unsigned *count)
   d = opendir (dir);
   if (d == NULL)
     return;
-  while ((e = readdir (d)) != NULL && n < 4096)
+  while ((e = readdir (d)) != NULL)
     if (e->d_name[0] != '.')
-      names[n++] = strdup (e->d_name);
+      {
+        if (n == 4096 || (names[n] = strdup (e->d_name)) == NULL)
+          {
+            TAP_OK (0, "%s: more than 4096 inputs in %s (or out of memory)", FUZZ_TARGET, dir);
+            break;
+          }
+        n++;
+      }
   closedir (d);
   qsort (names, n, sizeof *names, cmp);
   for (i = 0; i < n; i++)
