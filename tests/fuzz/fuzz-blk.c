@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -41,7 +40,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   static struct virtio_device d;
-  static int efd = -1;
+  static bool ready;
   struct fuzz_in in = { data, size }, hdr;
   struct virtio_blk *b = NULL;
   runvm_error_t err = NULL;
@@ -49,21 +48,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   uint8_t flags;
   unsigned kicks, i;
 
-  if (efd < 0)
+  if (!ready)
     {
       make_image ();
       atexit (remove_image);
-      efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+      ready = true;
     }
   flags = (uint8_t) fuzz_take (&in, 1);
   hdr = fuzz_split (&in, 12);
   fuzz_ram (&in, &mem);
-  memset (&d, 0, sizeof d);
-  d.mem = &mem;
-  d.irq_eventfd = efd;
-  for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
-    d.kick_eventfd[i] = -1;
-  pthread_mutex_init (&d.lock, NULL);
+  fuzz_device_init (&d, &mem);
   if (!fuzz_queue (&hdr, &d.vq[0], &mem))
     return 0;
   if (virtio_blk_attach (&d, image, flags & 1, &b, &err) < 0)

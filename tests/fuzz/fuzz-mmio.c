@@ -28,30 +28,6 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static char dir[64], image[96], base[96];
 
-static int
-w_add (void *ctx, int fd, uint32_t events, event_cb cb, void *opaque)
-{
-  return 0;
-}
-
-static int
-w_modify (void *ctx, int fd, uint32_t events)
-{
-  return 0;
-}
-
-static void
-w_remove (void *ctx, int fd)
-{
-}
-
-static void
-w_rx_ready (void *ctx)
-{
-}
-
-static const struct vsock_mux_ops ops = { w_add, w_modify, w_remove, w_rx_ready };
-
 static void
 cleanup (void)
 {
@@ -96,7 +72,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   static struct virtio_device d;
-  static int efd = -1;
+  static bool ready;
   struct fuzz_in in = { data, size }, acc;
   runvm_error_t err = NULL;
   struct guest_mem mem;
@@ -104,20 +80,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   unsigned kind, n, i;
   int sv[2] = { -1, -1 };
 
-  if (efd < 0)
+  if (!ready)
     {
       setup_once ();
-      efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+      ready = true;
     }
   kind = (unsigned) fuzz_take (&in, 1);
   n = (kind >> 2) % (MAX_ACCESSES + 1);
   acc = fuzz_split (&in, 7 * (size_t) n);
   fuzz_ram (&in, &mem);
 
-  memset (&d, 0, sizeof d);
-  d.mem = &mem;
-  d.irq_eventfd = efd;
-  pthread_mutex_init (&d.lock, NULL);
+  fuzz_device_init (&d, &mem);
   for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
     d.kick_eventfd[i] = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   switch (kind & 3)
@@ -128,7 +101,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
       break;
     case 2:
-      if (virtio_vsock_attach (&d, 3, base, &ops, NULL, (struct virtio_vsock **) &dev, &err) < 0)
+      if (virtio_vsock_attach (&d, 3, base, fuzz_vsock_ops (), NULL, (struct virtio_vsock **) &dev, &err) < 0)
         abort ();
       break;
     default:

@@ -6,7 +6,6 @@
 #include "vm/virtio/net.h"
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,7 +17,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 1 };
   static uint8_t frame[70000], sink[70000];
   static struct virtio_device d;
-  static int efd = -1;
   struct fuzz_in in = { data, size }, rxh, txh;
   struct virtio_net *n = NULL;
   runvm_error_t err = NULL;
@@ -27,10 +25,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   uint32_t frame_len;
   uint8_t ops;
   int sv[2];
-  unsigned i;
 
-  if (efd < 0)
-    efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   features = fuzz_take (&in, 8);
   frame_len = (uint32_t) fuzz_take (&in, 3) % sizeof frame;
   ops = (uint8_t) fuzz_take (&in, 1);
@@ -41,12 +36,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   memset (frame, 0, frame_len);
   memcpy (frame, in.p, in.n < frame_len ? in.n : frame_len);
   fuzz_ram (&in, &mem);
-  memset (&d, 0, sizeof d);
-  d.mem = &mem;
-  d.irq_eventfd = efd;
-  for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
-    d.kick_eventfd[i] = -1;
-  pthread_mutex_init (&d.lock, NULL);
+  fuzz_device_init (&d, &mem);
   if (!fuzz_queue (&rxh, &d.vq[0], &mem) || !fuzz_queue (&txh, &d.vq[1], &mem))
     return 0;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

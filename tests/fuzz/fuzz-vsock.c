@@ -8,7 +8,6 @@
 
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -20,30 +19,6 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static char dir[64], base[96];
 static int listener = -1;
-
-static int
-w_add (void *ctx, int fd, uint32_t events, event_cb cb, void *opaque)
-{
-  return 0;
-}
-
-static int
-w_modify (void *ctx, int fd, uint32_t events)
-{
-  return 0;
-}
-
-static void
-w_remove (void *ctx, int fd)
-{
-}
-
-static void
-w_rx_ready (void *ctx)
-{
-}
-
-static const struct vsock_mux_ops ops = { w_add, w_modify, w_remove, w_rx_ready };
 
 static void
 cleanup (void)
@@ -75,7 +50,6 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   static struct virtio_device d;
-  static int efd = -1;
   struct fuzz_in in = { data, size }, rxh, txh;
   struct virtio_vsock *v = NULL;
   runvm_error_t err = NULL;
@@ -84,24 +58,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   unsigned i;
   int c;
 
-  if (efd < 0)
-    {
-      setup_once ();
-      efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    }
+  if (listener < 0)
+    setup_once ();
   rounds = 1 + (uint8_t) fuzz_take (&in, 1) % 4;
   rxh = fuzz_split (&in, 12);
   txh = fuzz_split (&in, 12);
   fuzz_ram (&in, &mem);
-  memset (&d, 0, sizeof d);
-  d.mem = &mem;
-  d.irq_eventfd = efd;
-  for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
-    d.kick_eventfd[i] = -1;
-  pthread_mutex_init (&d.lock, NULL);
+  fuzz_device_init (&d, &mem);
   if (!fuzz_queue (&rxh, &d.vq[0], &mem) || !fuzz_queue (&txh, &d.vq[1], &mem))
     return 0;
-  if (virtio_vsock_attach (&d, GUEST_CID, base, &ops, NULL, &v, &err) < 0)
+  if (virtio_vsock_attach (&d, GUEST_CID, base, fuzz_vsock_ops (), NULL, &v, &err) < 0)
     abort ();
   d.driver_features = d.ops->features | (1ULL << VIRTIO_F_VERSION_1);
   if (d.ops->activate == NULL || d.ops->activate (&d) == 0)

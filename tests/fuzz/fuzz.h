@@ -13,7 +13,9 @@
 
 #include "vm/guest-mem.h"
 #include "vm/virtio/virtio.h"
+#include "vm/virtio/vsock-conn.h"
 
+#include <sys/eventfd.h>
 #include <linux/virtio_config.h>
 
 #define FUZZ_RAM_SIZE (64u << 10)
@@ -86,6 +88,56 @@ fuzz_queue (struct fuzz_in *in, struct virtq *q, const struct guest_mem *mem)
   q->used_gpa = used;
   q->ready = 1;
   return virtq_setup (q, mem);
+}
+
+/* A virtio_device as the transport has it before a driver touches it:
+ * guest RAM `mem`, interrupts to one eventfd shared by all inputs, no kick
+ * eventfds. */
+static inline void
+fuzz_device_init (struct virtio_device *d, const struct guest_mem *mem)
+{
+  static int irq_fd = -1;
+  unsigned i;
+
+  if (irq_fd < 0 && (irq_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+    abort ();
+  memset (d, 0, sizeof *d);
+  d->mem = mem;
+  d->irq_eventfd = irq_fd;
+  for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
+    d->kick_eventfd[i] = -1;
+  pthread_mutex_init (&d->lock, NULL);
+}
+
+/* Host fd watching for virtio-vsock without an event loop: accepted and
+ * ignored (the targets only drive the guest's side). */
+static inline int
+fuzz_watch_add (void *ctx, int fd, uint32_t events, event_cb cb, void *opaque)
+{
+  return 0;
+}
+
+static inline int
+fuzz_watch_modify (void *ctx, int fd, uint32_t events)
+{
+  return 0;
+}
+
+static inline void
+fuzz_watch_remove (void *ctx, int fd)
+{
+}
+
+static inline void
+fuzz_rx_ready (void *ctx)
+{
+}
+
+static inline const struct vsock_mux_ops *
+fuzz_vsock_ops (void)
+{
+  static const struct vsock_mux_ops ops = { fuzz_watch_add, fuzz_watch_modify, fuzz_watch_remove, fuzz_rx_ready };
+  return &ops;
 }
 
 /* Every buffer of a chain the queue handed out must lie inside guest RAM. */
