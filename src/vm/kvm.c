@@ -207,6 +207,19 @@ phase_irqchip (struct vm *vm, runvm_error_t *err)
 
   if (ioctl (vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
     return runvm_make_error (err, errno, "KVM_CREATE_IRQCHIP");
+  /* 0-4 belong to the timer, keyboard, cascade and COM ports. */
+  vm->next_irq = VIRTIO_MMIO_FIRST_IRQ;
+  /* A guest that has the TSC-deadline timer (and ARAT, which KVM always
+   * announces) and knows its TSC frequency from kvmclock never uses the
+   * 8254 PIT: Linux only writes its "stop" command (apic_needs_pit(),
+   * pit_timer_init()). The in-kernel PIT would cost a host kernel thread
+   * per VM (kvm-pit) and ~15 ms of setup in the emulated test host, so it
+   * is created only for a KVM without the TSC-deadline timer, where Linux
+   * needs it to calibrate the LAPIC timer. Without it, port 0x61 (the
+   * PIT's speaker gate, and NMI status) falls to the keyboard controller's
+   * range, which reads 0: no NMI source. */
+  if (vm->tsc_deadline)
+    return 0;
   if (ioctl (vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
     return runvm_make_error (err, errno, "KVM_CREATE_PIT2");
   {
@@ -220,8 +233,6 @@ phase_irqchip (struct vm *vm, runvm_error_t *err)
         && ioctl (vm->vm_fd, KVM_REINJECT_CONTROL, &reinject) < 0)
       return runvm_make_error (err, errno, "KVM_REINJECT_CONTROL");
   }
-  /* 0-4 belong to the timer, keyboard, cascade and COM ports. */
-  vm->next_irq = VIRTIO_MMIO_FIRST_IRQ;
   return 0;
 }
 

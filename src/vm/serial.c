@@ -223,8 +223,10 @@ serial_create (struct vm *vm, int out_fd, runvm_error_t *err)
   return bus_register (vm->pio_bus, SERIAL_COM1_BASE, 8, serial_access, s, err);
 }
 
-/* Keyboard controller: only the reset line. Also swallows the POST/delay
- * port 0x80 that the kernel writes to for IO delays. */
+/* Keyboard controller: only the reset line. Its range 0x60-0x64 also
+ * answers port 0x61 (system control port B) when there is no in-kernel
+ * PIT: reads 0, no NMI source. Also swallows the POST/delay port 0x80
+ * that the kernel writes to for IO delays. */
 static void
 i8042_access (void *opaque, uint64_t offset, void *data, uint32_t len, bool is_write)
 {

@@ -88,6 +88,15 @@ fi
 t_ok "guest output reaches the --console file (serial)" grep -q "CONSOLE-HELLO from the guest" "$vm_log"
 # KVM emulates it: announced, the guest skips 100 ms of LAPIC timer calibration.
 t_is "the guest has the TSC-deadline timer (CPUID)" "$(val TSC_DEADLINE)" yes
+# There is no 8254 PIT then (see the kvm-pit check below): the guest's
+# clock event device is the LAPIC's TSC-deadline mode, and it ticks.
+t_is "the guest's clock event device is lapic-deadline" "$(val CLOCKEVENT)" lapic-deadline
+cs=$(val SLEEP_CS)
+if [ -n "$cs" ] && [ "$cs" -ge 50 ] && [ "$cs" -lt 1000 ]; then
+	t_pass "sleep 0.5 in the guest ends after 0.5-10 s of its uptime (${cs}0 ms)"
+else
+	t_fail "sleep 0.5 in the guest ends after 0.5-10 s of its uptime" "SLEEP_CS='$cs'" "$(vm_diag)"
+fi
 t_is "no --cpus: one vCPU" "$(
 	vm resources --mem 128
 	val NPROC
@@ -226,6 +235,10 @@ for _ in $(seq 300); do
 done
 if grep -q HANG-READY "$vm_log"; then
 	t_pass "a guest with a share (and a tap runvm creates) is up"
+	# KVM names a VM's PIT worker kvm-pit/<pid of the VMM>; with the
+	# TSC-deadline timer the monitor creates no PIT.
+	t_is "no in-kernel PIT: no kvm-pit/$vm_pid thread on the host" \
+		"$(ps -eo comm= | grep -Fx "kvm-pit/$vm_pid")" ""
 	vfs=$(pgrep -f "virtiofsd.*source=$dir/share-kill")
 	t_ok "virtiofsd runs for the share while the VM is up" test -n "$vfs"
 	if [ ${#kill_net[@]} -gt 0 ]; then
