@@ -72,7 +72,7 @@ container_load (struct runvm_global *g, const char *id, struct container_state *
         }
       return -1;
     }
-  tree = yajl_tree_parse (data, errbuf, sizeof errbuf);
+  tree = json_parse (data, errbuf, sizeof errbuf);
   if (tree == NULL)
     return runvm_make_error (err, 0, "%s: invalid state file: %s", path, errbuf);
   st->id = dup_string (tree, "id");

@@ -347,7 +347,7 @@ cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
     {
       if (read_file (o.process_file, &process, NULL, err) < 0)
         goto fail;
-      cfg = yajl_tree_parse (process, errbuf, sizeof errbuf);
+      cfg = json_parse (process, errbuf, sizeof errbuf);
       if (cfg == NULL)
         {
           runvm_make_error (err, 0, "process.json: %s", errbuf);
@@ -361,7 +361,7 @@ cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
     {
       if (st.config_path == NULL || read_file (st.config_path, &config, NULL, err) < 0)
         goto fail;
-      cfg = yajl_tree_parse (config, errbuf, sizeof errbuf);
+      cfg = json_parse (config, errbuf, sizeof errbuf);
       process = build_process (cfg ? proto_get (cfg, "process") : NULL, &o, err);
       if (cfg)
         yajl_tree_free (cfg);

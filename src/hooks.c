@@ -222,7 +222,7 @@ state_for_hook (const char *kind, const char *state_json)
   yajl_val tree, v;
   char *out;
 
-  if (state_json == NULL || status == NULL || (tree = yajl_tree_parse (state_json, NULL, 0)) == NULL)
+  if (state_json == NULL || status == NULL || (tree = json_parse (state_json, NULL, 0)) == NULL)
     return NULL;
   v = proto_get (tree, "status");
   if (v == NULL || !YAJL_IS_STRING (v))

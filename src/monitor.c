@@ -499,9 +499,10 @@ control_thread (void *opaque)
                     }
                   pfd[0].fd = -1;
                 }
-              else if ((tree = yajl_tree_parse (json, errbuf, sizeof errbuf)) && proto_get_string (tree, "type"))
+              else if ((tree = json_parse (json, errbuf, sizeof errbuf)) && proto_get_string (tree, "type"))
                 {
-                  monitor_log (m, "guest: %s", proto_get_string (tree, "type"));
+                  char clean[128];
+                  monitor_log (m, "guest: %s", text_sanitize (clean, sizeof clean, proto_get_string (tree, "type"), false));
                   handle_agent_message (m, tree, proto_get_string (tree, "type"), json, len);
                 }
               else

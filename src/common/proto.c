@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 int
@@ -52,6 +53,62 @@ proto_recv (int fd, char **json, size_t *len, runvm_error_t *err)
   return 1;
 }
 
+unsigned
+json_depth (const char *s, unsigned max)
+{
+  unsigned depth = 0, deepest = 0;
+  const char *e;
+
+  for (; *s; s++)
+    switch (*s)
+      {
+      case '"':
+        /* A string, to the next quote that is not escaped. Unterminated:
+         * yajl stops there too. */
+        for (s++; *s != '"'; s++)
+          if (*s == '\\' && s[1] != '\0')
+            s++;
+          else if (*s == '\0')
+            return deepest;
+        break;
+      case '/':
+        /* yajl_tree_parse allows comments; a quote or bracket in one is not
+         * JSON. Unterminated: yajl stops there too. */
+        if (s[1] == '*' && (e = strstr (s + 2, "*/")) != NULL)
+          s = e + 1;
+        else if (s[1] == '/' && (e = strchr (s + 2, '\n')) != NULL)
+          s = e;
+        else if (s[1] == '*' || s[1] == '/')
+          return deepest;
+        break;
+      case '[':
+      case '{':
+        if (++depth > deepest && (deepest = depth) > max)
+          return deepest;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0)
+          depth--;
+        break;
+      default:
+        break;
+      }
+  return deepest;
+}
+
+yajl_val
+json_parse (const char *json, char *errbuf, size_t errlen)
+{
+  if (json_depth (json, RUNVM_JSON_MAX_DEPTH) > RUNVM_JSON_MAX_DEPTH)
+    {
+      if (errbuf && errlen)
+        snprintf (errbuf, errlen, "nested deeper than %d levels", RUNVM_JSON_MAX_DEPTH);
+      return NULL;
+    }
+  return yajl_tree_parse (json, errbuf, errlen);
+}
+
 int
 proto_recv_tree (int fd, yajl_val *tree, const char **type, runvm_error_t *err)
 {
@@ -63,7 +120,7 @@ proto_recv_tree (int fd, yajl_val *tree, const char **type, runvm_error_t *err)
   r = proto_recv (fd, &json, NULL, err);
   if (r <= 0)
     return r;
-  t = yajl_tree_parse (json, errbuf, sizeof errbuf);
+  t = json_parse (json, errbuf, sizeof errbuf);
   if (t == NULL)
     return runvm_make_error (err, 0, "receive message: invalid JSON: %s", errbuf);
   if (!YAJL_IS_OBJECT (t) || proto_get_string (t, "type") == NULL)

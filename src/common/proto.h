@@ -27,6 +27,23 @@ int proto_recv (int fd, char **json, size_t *len, runvm_error_t *err);
  * string "type". Returns 1, 0 (EOF) or -1 like proto_recv. */
 int proto_recv_tree (int fd, yajl_val *tree, const char **type, runvm_error_t *err);
 
+/* JSON nested deeper than this is refused before yajl sees it; Go's
+ * encoding/json, which runc reads config.json with, stops at the same
+ * depth. */
+#define RUNVM_JSON_MAX_DEPTH 10000
+
+/* yajl_tree_parse that first refuses documents nested deeper than
+ * RUNVM_JSON_MAX_DEPTH (errbuf then says so). yajl parses any depth, but
+ * yajl_tree_free recurses once per level: a 4 MiB frame of '[' from a
+ * hostile guest would overflow the stack of the thread that frees it, on
+ * a parse error too (the half-built tree is freed). Every JSON runvm and
+ * runvm-init parse goes through here. */
+yajl_val json_parse (const char *json, char *errbuf, size_t errlen);
+/* The deepest nesting of arrays and objects in json, counted as yajl's
+ * lexer sees it (not inside strings or comments); stops counting, and
+ * returns a value > max, as soon as it passes max. */
+unsigned json_depth (const char *json, unsigned max);
+
 /* Small accessors over yajl trees: NULL/default when absent or wrong type. */
 const char *proto_get_string (yajl_val obj, const char *key);
 int proto_get_int (yajl_val obj, const char *key, long long *out);

@@ -478,7 +478,7 @@ on_control (struct loop_watch *w, uint32_t events)
       return;
     }
   init_debug ("<- %s", json);
-  if (strlen (json) != len || (msg = yajl_tree_parse (json, errbuf, sizeof errbuf)) == NULL)
+  if (strlen (json) != len || (msg = json_parse (json, errbuf, sizeof errbuf)) == NULL)
     {
       char *nl = strchr (errbuf, '\n');
       if (nl)

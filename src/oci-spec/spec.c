@@ -5,6 +5,7 @@
 #include <config.h>
 #include "spec.h"
 #include "spec-json.h"
+#include "proto.h"
 #include "utils.h"
 
 #include <inttypes.h>
@@ -630,7 +631,7 @@ oci_spec_parse_string (const char *json, oci_spec **out, runvm_error_t *err)
   yajl_val tree;
   char *nl;
 
-  tree = yajl_tree_parse (json, errbuf, sizeof errbuf);
+  tree = json_parse (json, errbuf, sizeof errbuf);
   if (tree == NULL)
     {
       /* yajl's message spans several lines with a caret diagram; keep the

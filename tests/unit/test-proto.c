@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "proto.h"
 #include "utils.h"
@@ -91,6 +95,62 @@ main (void)
     TAP_OK (strcmp (text_sanitize (out, 6, "a\xc3\xa9\xe2\x9c\x93", false), "a\xc3\xa9") == 0,
             "guest text: cut at a character boundary, NUL within the buffer");
     TAP_OK (strcmp (text_sanitize (out, 1, "abc", false), "") == 0, "guest text: a 1-byte buffer holds the NUL only");
+  }
+
+  /* Nesting depth: yajl_tree_free recurses once per level, so deep JSON
+   * is refused before it is parsed. */
+  {
+    const size_t deep = 1u << 20; /* 2 MiB of brackets: overflows an 8 MiB stack when freed */
+    char *j = malloc (2 * deep + 64), errbuf[128] = "";
+    yajl_val t;
+    size_t n;
+
+    TAP_OK (json_depth ("{\"a\":[1,{\"b\":[]}],\"c\":{}}", 100) == 4, "depth: objects and arrays counted");
+    TAP_OK (json_depth ("[\"[[[\\\"[[\", \"]\"]", 100) == 1, "depth: brackets and escaped quotes in strings do not count");
+    TAP_OK (json_depth ("/* \" */ [[ // \"\n [ ] ] ]", 100) == 3,
+            "depth: a quote in a comment does not hide the brackets after it");
+    TAP_OK (json_depth ("]]]][[", 100) == 2, "depth: stray closers do not lower it below zero");
+    TAP_OK (json_depth ("[[[\"unterminated [[[", 100) == 3, "depth: counting stops where yajl stops (open string)");
+    TAP_OK (json_depth ("[[[[[[", 3) == 4, "depth: stops counting past the bound");
+
+    memset (j, '[', RUNVM_JSON_MAX_DEPTH);
+    memset (j + RUNVM_JSON_MAX_DEPTH, ']', RUNVM_JSON_MAX_DEPTH);
+    j[2 * RUNVM_JSON_MAX_DEPTH] = '\0';
+    t = json_parse (j, errbuf, sizeof errbuf);
+    TAP_OK (t != NULL && YAJL_IS_ARRAY (t), "json_parse: %d levels parse", RUNVM_JSON_MAX_DEPTH);
+    yajl_tree_free (t);
+    memset (j, '[', RUNVM_JSON_MAX_DEPTH + 1);
+    memset (j + RUNVM_JSON_MAX_DEPTH + 1, ']', RUNVM_JSON_MAX_DEPTH + 1);
+    j[2 * RUNVM_JSON_MAX_DEPTH + 2] = '\0';
+    TAP_OK (json_parse (j, errbuf, sizeof errbuf) == NULL && strstr (errbuf, "nested deeper than 10000 levels"),
+            "json_parse: %d levels are refused (%s)", RUNVM_JSON_MAX_DEPTH + 1, errbuf);
+
+    /* A hostile peer's frame: a million levels, complete and incomplete
+     * (a parse error frees the half-built tree, recursively too). */
+    n = (size_t) sprintf (j, "{\"type\":\"exit\",\"x\":");
+    memset (j + n, '[', deep);
+    memset (j + n + deep, ']', deep);
+    strcpy (j + n + 2 * deep, "}");
+    pair (sv);
+    if (fork () == 0)
+      {
+        close (sv[1]);
+        proto_send (sv[0], j, strlen (j), NULL);
+        j[n + deep + 5] = '\0'; /* the same, cut short */
+        proto_send (sv[0], j, strlen (j), NULL);
+        _exit (0);
+      }
+    close (sv[0]);
+    tree = NULL;
+    TAP_OK (proto_recv_tree (sv[1], &tree, &type, &err) < 0 && err && strstr (err->msg, "nested deeper"),
+            "a frame nested a million levels deep is refused, not freed recursively");
+    runvm_error_release (&err);
+    TAP_OK (proto_recv_tree (sv[1], &tree, &type, &err) < 0 && err && strstr (err->msg, "nested deeper"),
+            "so is the same frame cut short (invalid JSON)");
+    runvm_error_release (&err);
+    close (sv[1]);
+    wait (NULL);
+    free (j);
   }
   return tap_done ();
 }

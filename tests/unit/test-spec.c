@@ -118,6 +118,15 @@ static void
 test_errors (void)
 {
   expect_error ("{", "invalid JSON: parse error: premature EOF");
+  {
+    /* An unknown member nested past Go's (and runc's) limit. */
+    static char deep[2 * 10001 + 64];
+    int n = sprintf (deep, "{" V ",\"x\":");
+    memset (deep + n, '[', 10001);
+    memset (deep + n + 10001, ']', 10001);
+    strcpy (deep + n + 2 * 10001, "}");
+    expect_error (deep, "invalid JSON: nested deeper than 10000 levels");
+  }
   expect_error ("[1]", "expected a JSON object");
   expect_error ("{}", "ociVersion: missing required field");
   expect_error ("{\"ociVersion\":1}", "ociVersion: expected a string");
