@@ -164,8 +164,24 @@ def mmio():
     write('mmio', 'net', bytes([3 | (len(a) << 2)]) + b''.join(a) + bytes(r.b))
 
 
+def json():
+    """Text for fuzz-json: protocol messages as runvm-init sends them, and the
+    lexer's corners (escapes, comments, brackets inside both)."""
+    msgs = {
+        'hello': '{"type":"hello","version":1,"kernel":"6.1.0"}',
+        'exit': '{"type":"exit","status":137}',
+        'stats': '{"type":"stats","data":{"cpu":{"usage":{"total":1,"percpu":[1,2]}},"pids":{"current":3}}}',
+        'ps': '{"type":"ps","pids":[1,7,9]}',
+        'error': '{"type":"error","message":"exec: \\"/bin/x\\": no such file \\u001b[2J"}',
+        'lexer': '[1, -2.5e3, true, null, "a\\"[\\\\", {"x": [/* "[ */ [], // "\n {}]}]',
+    }
+    for name, text in msgs.items():
+        write('json', name, text.encode())
+
+
 blk()
 virtq()
 net()
 vsock()
 mmio()
+json()

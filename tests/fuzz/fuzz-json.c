@@ -1,0 +1,78 @@
+/* Fuzz target: json_depth (src/common/proto.c), the guard in front of every
+ * yajl_tree_parse. yajl_tree_free recurses once per nesting level, so the
+ * guard must never count less than yajl really nests: the input is run
+ * through yajl's own parser, configured as yajl_tree_parse configures it
+ * (comments allowed, UTF-8 checked, up to the first NUL), with callbacks
+ * that track the depth yajl reaches before it finishes or fails. More than
+ * json_depth said is a bug (abort). Then json_parse builds and frees the
+ * tree, under the sanitizers. */
+#include <config.h>
+#include "proto.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+struct depth
+{
+  unsigned now, max;
+};
+
+static int
+open_level (void *ctx)
+{
+  struct depth *d = ctx;
+  if (++d->now > d->max)
+    d->max = d->now;
+  return 1;
+}
+
+static int
+open_map (void *ctx)
+{
+  return open_level (ctx);
+}
+
+static int
+close_level (void *ctx)
+{
+  struct depth *d = ctx;
+  d->now--;
+  return 1;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  static const yajl_callbacks cb = {
+    .yajl_start_map = open_map,
+    .yajl_end_map = close_level,
+    .yajl_start_array = open_level,
+    .yajl_end_array = close_level,
+  };
+  struct depth d = { 0, 0 };
+  char *s = malloc (size + 1), errbuf[128];
+  unsigned guard;
+  yajl_handle h;
+  yajl_val t;
+
+  if (s == NULL)
+    return 0;
+  memcpy (s, data, size);
+  s[size] = '\0';
+  guard = json_depth (s, UINT32_MAX);
+  h = yajl_alloc (&cb, NULL, &d);
+  yajl_config (h, yajl_allow_comments, 1);
+  if (yajl_parse (h, (const unsigned char *) s, strlen (s)) == yajl_status_ok)
+    yajl_complete_parse (h);
+  yajl_free (h);
+  if (d.max > guard)
+    abort (); /* yajl nested deeper than the guard counted */
+  t = json_parse (s, errbuf, sizeof errbuf);
+  yajl_tree_free (t);
+  free (s);
+  return 0;
+}
