@@ -56,6 +56,7 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
     { "virtiofsd", required_argument, NULL, 'f' }, { "state-dir", required_argument, NULL, 'd' },
     { "blk", required_argument, NULL, 'b' },    { "tap", required_argument, NULL, 'n' },
     { "mac", required_argument, NULL, 'M' },    { "console-virtio", no_argument, NULL, 'C' },
+    { "console-max", required_argument, NULL, 'X' },
     { NULL, 0, NULL, 0 },
   };
   struct vm_config cfg = { .vcpus = 1, .mem_bytes = 256ULL << 20, .console_fd = -1, .guest_cid = 3,
@@ -90,6 +91,15 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
         break;
       case 'a':
         cfg.cmdline = optarg;
+        break;
+      case 'X':
+        {
+          char *end;
+          errno = 0;
+          cfg.console_log_max = strtoull (optarg, &end, 10);
+          if (errno || end == optarg || *end || cfg.console_log_max == 0)
+            return runvm_make_error (err, 0, "--console-max expects a number of bytes above 0");
+        }
         break;
       case 'v':
         cfg.vsock_uds = optarg;

@@ -5,6 +5,7 @@
 #include "vm.h"
 #include "boot.h"
 #include "bus.h"
+#include "console-log.h"
 #include "legacy.h"
 #include "loop.h"
 #include "virtio/virtio.h"
@@ -263,17 +264,12 @@ phase_vcpus (struct vm *vm, runvm_error_t *err)
 static int
 phase_legacy (struct vm *vm, runvm_error_t *err)
 {
-  cleanup_close int console = -1;
-  int fd = vm->cfg.console_fd;
-
-  if (fd < 0 && vm->cfg.console_log)
-    {
-      console = open (vm->cfg.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (console < 0)
-        return runvm_make_error (err, errno, "open console log `%s`", vm->cfg.console_log);
-      fd = console;
-    }
-  if (serial_create (vm, fd, err) < 0)
+  /* The console log file is capped: the guest writes to it at will. */
+  if (console_log_open (vm->cfg.console_fd, vm->cfg.console_log,
+                        vm->cfg.console_log_max ? vm->cfg.console_log_max : CONSOLE_LOG_MAX, &vm->console, err)
+      < 0)
+    return -1;
+  if (serial_create (vm, err) < 0)
     return -1;
   return i8042_create (vm, err);
 }
@@ -627,6 +623,7 @@ vm_destroy (struct vm *vm)
   if (vm->kvm_fd >= 0)
     close (vm->kvm_fd);
   guest_mem_release (&vm->mem);
+  console_log_close (vm->console); /* after the devices: serial_release flushes into it */
   free (vm->supported_cpuid);
   free (vm);
 }

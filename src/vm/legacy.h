@@ -10,9 +10,9 @@ struct vm;
 #define SERIAL_COM1_BASE 0x3f8
 #define SERIAL_COM1_IRQ 4
 
-/* out_fd receives the guest's serial output (the monitor's console log);
- * the device keeps its own copy. */
-int serial_create (struct vm *vm, int out_fd, runvm_error_t *err);
+/* The guest's serial output goes to vm->console (console-log.h), a line at
+ * a time. */
+int serial_create (struct vm *vm, runvm_error_t *err);
 int i8042_create (struct vm *vm, runvm_error_t *err);
 
 #endif

@@ -1,11 +1,12 @@
 /* 16550A UART at COM1, interrupt driven, so the guest's console keeps
  * working once user space takes over the tty (not just early printk).
  * Transmit completes instantly; output is line-buffered into the console
- * log file. Input is not wired: the container's stdio goes over vsock. */
+ * log (console-log.h). Input is not wired: the container's stdio goes over vsock. */
 #include <config.h>
 #include "legacy.h"
 #include "vm.h"
 #include "bus.h"
+#include "console-log.h"
 #include "utils.h"
 
 #include <pthread.h>
@@ -33,7 +34,6 @@ struct serial
 {
   struct vm *vm;
   pthread_mutex_t lock;
-  int out_fd;
   uint8_t ier, iir, fcr, lcr, mcr, lsr, msr, scr, dll, dlm;
   bool thri_pending;
   bool irq_level;
@@ -60,13 +60,7 @@ static void
 serial_flush (struct serial *s)
 {
   serial_check_halt (s);
-  if (s->buf_len && s->out_fd >= 0)
-    {
-      if (write_all (s->out_fd, s->buf, s->buf_len) < 0)
-        {
-          /* The console log is best effort: a full disk must not stop the guest. */
-        }
-    }
+  console_log_write (s->vm->console, s->buf, s->buf_len);
   s->buf_len = 0;
 }
 
@@ -202,21 +196,18 @@ serial_release (void *opaque)
 {
   struct serial *s = opaque;
   serial_flush (s);
-  if (s->out_fd >= 0)
-    close (s->out_fd);
   pthread_mutex_destroy (&s->lock);
   free (s);
 }
 
 int
-serial_create (struct vm *vm, int out_fd, runvm_error_t *err)
+serial_create (struct vm *vm, runvm_error_t *err)
 {
   struct serial *s = calloc (1, sizeof *s);
 
   if (s == NULL)
     return runvm_make_error (err, ENOMEM, "serial");
   s->vm = vm;
-  s->out_fd = out_fd >= 0 ? dup (out_fd) : -1;
   s->iir = UART_IIR_NO_INT;
   pthread_mutex_init (&s->lock, NULL);
   vm_add_device (vm, s, serial_release);

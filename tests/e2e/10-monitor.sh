@@ -108,6 +108,20 @@ vm_ended "virtio-console: the guest boots with console=hvc0"
 t_like "the kernel's console list has hvc0" "$(val ACTIVE_CONSOLES)" "hvc0"
 t_ok "output written to /dev/hvc0 reaches the --console file" grep -q "HVC-DIRECT" "$vm_log"
 
+# A guest writing without end cannot fill the host: the console log file
+# stops at its cap (1 MiB in containers; 64 KiB here), then becomes FILE.1
+# and starts again.
+vm_append="console=hvc0" vm flood --console-virtio --console-max 65536
+vm_ended "console flood: the guest writes 192 KiB to hvc0"
+size=$(stat -c %s "$vm_log" 2>/dev/null) size1=$(stat -c %s "$vm_log.1" 2>/dev/null)
+if [ -n "$size" ] && [ -n "$size1" ] && [ "$size" -le 65536 ] && [ "$size1" -le 65536 ] &&
+	[ $((size + size1)) -gt 65536 ]; then
+	t_pass "the console log is capped: FILE $size + FILE.1 $size1 bytes of the 192 KiB"
+else
+	t_fail "the console log is capped at 64 KiB, rotated to FILE.1" "FILE: '${size}' FILE.1: '${size1}' bytes"
+fi
+t_ok "the latest output is kept (FLOOD-DONE, the end marker)" grep -q "FLOOD-DONE" "$vm_log"
+
 # ---- virtio-fs ----
 mkdir -p "$dir/share"
 echo "from the host" >"$dir/share/from-host"

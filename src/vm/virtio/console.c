@@ -6,6 +6,7 @@
 #include "virtio.h"
 #include "../vm.h"
 #include "utils.h"
+#include "../console-log.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -24,37 +25,12 @@ enum
 struct virtio_console
 {
   struct virtio_device *dev;
-  int out_fd;
+  struct console_log *log; /* the VM's; its own for virtio_console_attach */
+  bool own_log;
   pthread_mutex_t lock; /* reset waits for a transmit in progress */
   bool active;
   struct virtq_chain chain;
 };
-
-/* writev until everything is out; the log is best effort (a full disk must
- * not stop the guest), so errors just drop the rest. */
-static void
-console_write (int fd, struct iovec *iov, unsigned cnt)
-{
-  while (fd >= 0 && cnt > 0)
-    {
-      ssize_t w = writev (fd, iov, (int) cnt);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        return;
-      while (cnt > 0 && (size_t) w >= iov->iov_len)
-        {
-          w -= (ssize_t) iov->iov_len;
-          iov++;
-          cnt--;
-        }
-      if (cnt > 0)
-        {
-          iov->iov_base = (uint8_t *) iov->iov_base + w;
-          iov->iov_len -= (size_t) w;
-        }
-    }
-}
 
 static void
 console_queue_notify (struct virtio_device *d, unsigned q)
@@ -68,7 +44,7 @@ console_queue_notify (struct virtio_device *d, unsigned q)
   while (c->active && virtq_pop_chain (&d->vq[CONSOLE_QUEUE_TX], &c->chain) == 1)
     {
       /* Only the device-readable part is output; nothing is written back. */
-      console_write (c->out_fd, c->chain.iov, c->chain.n_out);
+      console_log_writev (c->log, c->chain.iov, c->chain.n_out);
       virtq_push_used (&d->vq[CONSOLE_QUEUE_TX], c->chain.head, 0);
       used = true;
     }
@@ -116,53 +92,23 @@ virtio_console_release (void *opaque)
 
   if (c == NULL)
     return;
-  if (c->out_fd >= 0)
-    close (c->out_fd);
+  if (c->own_log)
+    console_log_close (c->log);
   if (c->dev && c->dev->priv == c)
     c->dev->priv = NULL;
   pthread_mutex_destroy (&c->lock);
   free (c);
 }
 
-static int
-console_new (int out_fd, struct virtio_console **out, runvm_error_t *err)
+int
+virtio_console_create (struct vm *vm, runvm_error_t *err)
 {
   struct virtio_console *c = calloc (1, sizeof *c);
 
   if (c == NULL)
     return runvm_make_error (err, ENOMEM, "virtio-console");
   pthread_mutex_init (&c->lock, NULL);
-  c->out_fd = -1;
-  if (out_fd >= 0)
-    {
-      c->out_fd = fcntl (out_fd, F_DUPFD_CLOEXEC, 3);
-      if (c->out_fd < 0)
-        {
-          int saved = errno;
-          virtio_console_release (c);
-          return runvm_make_error (err, saved, "virtio-console: dup");
-        }
-    }
-  *out = c;
-  return 0;
-}
-
-int
-virtio_console_create (struct vm *vm, runvm_error_t *err)
-{
-  struct virtio_console *c = NULL;
-  cleanup_close int log = -1;
-  int out_fd = vm->cfg.console_fd;
-
-  if (out_fd < 0 && vm->cfg.console_log)
-    {
-      log = open (vm->cfg.console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (log < 0)
-        return runvm_make_error (err, errno, "virtio-console: open `%s`", vm->cfg.console_log);
-      out_fd = log;
-    }
-  if (console_new (out_fd, &c, err) < 0)
-    return -1;
+  c->log = vm->console;
   if (virtio_mmio_create (vm, &console_ops, c, &c->dev, err) < 0)
     {
       virtio_console_release (c);
@@ -175,10 +121,17 @@ virtio_console_create (struct vm *vm, runvm_error_t *err)
 int
 virtio_console_attach (struct virtio_device *d, int out_fd, struct virtio_console **out, runvm_error_t *err)
 {
-  struct virtio_console *c = NULL;
+  struct virtio_console *c = calloc (1, sizeof *c);
 
-  if (console_new (out_fd, &c, err) < 0)
-    return -1;
+  if (c == NULL)
+    return runvm_make_error (err, ENOMEM, "virtio-console");
+  pthread_mutex_init (&c->lock, NULL);
+  if (console_log_open (out_fd, NULL, 0, &c->log, err) < 0)
+    {
+      virtio_console_release (c);
+      return -1;
+    }
+  c->own_log = true;
   c->dev = d;
   d->ops = &console_ops;
   d->priv = c;

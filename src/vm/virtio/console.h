@@ -11,8 +11,8 @@ struct vm;
 struct virtio_device;
 struct virtio_console;
 
-/* Output goes where the serial console's does: vm->cfg.console_fd when
- * >= 0 (dup'ed), else vm->cfg.console_log (appended to), else nowhere. */
+/* Output goes where the serial console's does: vm->console
+ * (console-log.h). */
 int virtio_console_create (struct vm *vm, runvm_error_t *err);
 
 /* For unit tests: the device on a virtio_device built by hand, writing to
