@@ -51,27 +51,57 @@ struct monitor
   pthread_t control_thread;
   struct stdio_relays relays;
   char *shares_json; /* the config message's "shares" array */
+  struct ratelimit guest_log; /* lines the guest's messages cause (monitor_log_guest) */
 };
 
-void
-monitor_log (struct monitor *m, const char *fmt, ...)
+static void
+monitor_vlog (struct monitor *m, const char *note, const char *fmt, va_list ap)
 {
   char buf[1024];
-  va_list ap;
   int n;
 
   if (m->log_fd < 0)
     return;
-  n = snprintf (buf, sizeof buf, "runvm monitor[%d] %s: ", (int) getpid (), m->a->id);
-  va_start (ap, fmt);
-  n += vsnprintf (buf + n, sizeof buf - n, fmt, ap);
-  va_end (ap);
+  n = snprintf (buf, sizeof buf, "runvm monitor[%d] %s: %s", (int) getpid (), m->a->id, note);
+  if (n < (int) sizeof buf - 2)
+    n += vsnprintf (buf + n, sizeof buf - n, fmt, ap);
   if (n > (int) sizeof buf - 2)
     n = sizeof buf - 2;
   buf[n++] = '\n';
   if (write (m->log_fd, buf, n) < 0)
     {
     }
+}
+
+void
+monitor_log (struct monitor *m, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  monitor_vlog (m, "", fmt, ap);
+  va_end (ap);
+}
+
+/* A line the guest causes, one per message it sends: rate-limited (a burst
+ * of 100, then 10 a second), so a guest that sends messages without end
+ * cannot grow the log (the engine's --log file, or monitor.log on /run)
+ * without bound. The next line that gets through says how many did not.
+ * Called on the control thread only. */
+static void
+monitor_log_guest (struct monitor *m, const char *fmt, ...)
+{
+  char note[80] = "";
+  unsigned dropped = 0;
+  va_list ap;
+
+  if (!ratelimit_allow (&m->guest_log, monotonic_ms (), &dropped))
+    return;
+  if (dropped)
+    snprintf (note, sizeof note, "(%u lines about the guest's messages not logged) ", dropped);
+  va_start (ap, fmt);
+  monitor_vlog (m, note, fmt, ap);
+  va_end (ap);
 }
 
 static void
@@ -216,7 +246,7 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
           return;
         }
       if (send_config (m, &err) < 0)
-        monitor_log (m, "sending config: %s", err->msg);
+        monitor_log_guest (m, "sending config: %s", err->msg);
     }
   else if (strcmp (type, "created") == 0)
     {
@@ -237,7 +267,7 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
         }
       else
         {
-          monitor_log (m, "guest: %s", msg ? msg : "error");
+          monitor_log_guest (m, "guest: %s", msg ? msg : "error");
           forward_reply (m, "started", -1, json, len, true);
           forward_reply (m, "ps", -1, json, len, true);
           forward_reply (m, "stats", -1, json, len, true);
@@ -281,7 +311,7 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
   else
     {
       char clean[128];
-      monitor_log (m, "guest sent unknown message type %s", text_sanitize (clean, sizeof clean, type, false));
+      monitor_log_guest (m, "guest sent unknown message type %s", text_sanitize (clean, sizeof clean, type, false));
     }
 }
 
@@ -502,11 +532,12 @@ control_thread (void *opaque)
               else if ((tree = json_parse (json, errbuf, sizeof errbuf)) && proto_get_string (tree, "type"))
                 {
                   char clean[128];
-                  monitor_log (m, "guest: %s", text_sanitize (clean, sizeof clean, proto_get_string (tree, "type"), false));
+                  monitor_log_guest (m, "guest: %s",
+                                     text_sanitize (clean, sizeof clean, proto_get_string (tree, "type"), false));
                   handle_agent_message (m, tree, proto_get_string (tree, "type"), json, len);
                 }
               else
-                monitor_log (m, "malformed message from the guest");
+                monitor_log_guest (m, "malformed message from the guest");
               if (tree)
                 yajl_tree_free (tree);
             }
@@ -834,6 +865,7 @@ monitor_main (struct monitor_args *a)
   m->agent_fd = m->agent_listen = m->ctl_listen = m->sig_fd = -1;
   m->sync_fd = a->sync_fd;
   m->exit_status = -1;
+  m->guest_log = (struct ratelimit){ .burst = 100, .per_sec = 10 };
   for (i = 0; i < MAX_CLIENTS; i++)
     m->clients[i].fd = -1, m->clients[i].exec = -1;
   m->log_fd = -1;

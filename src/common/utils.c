@@ -248,6 +248,34 @@ utf8_len (const unsigned char *s, uint32_t *cp)
   return n;
 }
 
+bool
+ratelimit_allow (struct ratelimit *r, int64_t now_ms, unsigned *dropped)
+{
+  uint64_t cap = (uint64_t) r->burst * 1000;
+
+  if (!r->started)
+    {
+      r->started = true;
+      r->millitokens = cap;
+      r->last_ms = now_ms;
+    }
+  if (now_ms > r->last_ms)
+    {
+      uint64_t add = (uint64_t) (now_ms - r->last_ms) * r->per_sec; /* per_sec/1000 lines a ms */
+      r->millitokens = add >= cap - r->millitokens ? cap : r->millitokens + add;
+      r->last_ms = now_ms;
+    }
+  if (r->millitokens < 1000)
+    {
+      r->dropped++;
+      return false;
+    }
+  r->millitokens -= 1000;
+  *dropped = r->dropped;
+  r->dropped = 0;
+  return true;
+}
+
 char *
 text_sanitize (char *dst, size_t cap, const char *src, bool keep_lines)
 {

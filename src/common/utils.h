@@ -83,6 +83,20 @@ int remove_tree (const char *path, runvm_error_t *err);
 int64_t monotonic_ms (void);
 /* Process start time (field 22 of /proc/PID/stat), 0 if unknown. */
 unsigned long long process_start_time (pid_t pid);
+/* A token bucket for log lines a peer can cause at will (one per message
+ * it sends): `burst` lines at once, then `per_sec` lines a second. Start it
+ * zeroed but for burst and per_sec. ratelimit_allow says whether a line may
+ * go out now; when it may, *dropped is how many were refused since the
+ * last line that went out. */
+struct ratelimit
+{
+  unsigned burst, per_sec;
+  bool started;
+  int64_t last_ms;
+  uint64_t millitokens; /* 1000 per line */
+  unsigned dropped;
+};
+bool ratelimit_allow (struct ratelimit *r, int64_t now_ms, unsigned *dropped);
 /* Copies text that came from the guest into dst (at most cap - 1 bytes,
  * NUL-terminated, cut at a character boundary) so that it can be printed
  * on a host terminal or written to a log: control characters (C0, DEL, C1)

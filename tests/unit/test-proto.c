@@ -97,6 +97,30 @@ main (void)
     TAP_OK (strcmp (text_sanitize (out, 1, "abc", false), "") == 0, "guest text: a 1-byte buffer holds the NUL only");
   }
 
+  /* The rate limit on log lines the guest causes: a burst, then a steady
+   * rate, and a count of what was dropped. */
+  {
+    struct ratelimit rl = { .burst = 100, .per_sec = 10 };
+    unsigned dropped = 99, ok = 0, i;
+    int64_t t = 5000;
+
+    for (i = 0; i < 1000; i++)
+      ok += ratelimit_allow (&rl, t, &dropped);
+    TAP_OK (ok == 100, "ratelimit: a burst of 100 of 1000 lines at once (%u)", ok);
+    TAP_OK (!ratelimit_allow (&rl, t + 99, &dropped), "ratelimit: nothing 99 ms later");
+    ok = ratelimit_allow (&rl, t + 100, &dropped);
+    TAP_OK (ok && dropped == 901, "ratelimit: a line 100 ms later, reporting 901 dropped (%u)", dropped);
+    TAP_OK (ratelimit_allow (&rl, t + 1000, &dropped) && dropped == 0, "ratelimit: nothing dropped since");
+    for (ok = 0, i = 0; i < 1000; i++)
+      ok += ratelimit_allow (&rl, t + 1000, &dropped);
+    TAP_OK (ok == 8, "ratelimit: 900 ms refill 9 lines, one used: 8 more (%u)", ok);
+    for (ok = 0, i = 0; i < 100000; i++)
+      ok += ratelimit_allow (&rl, t + 2000 + i, &dropped);
+    TAP_OK (ok >= 1000 && ok <= 1110, "ratelimit: 100 s of a line every ms: 10 a second plus the burst (%u)", ok);
+    TAP_OK (ratelimit_allow (&rl, INT64_MAX, &dropped) && rl.millitokens == 99000,
+            "ratelimit: a huge gap refills to the burst, no overflow");
+  }
+
   /* Nesting depth: yajl_tree_free recurses once per level, so deep JSON
    * is refused before it is parsed. */
   {
