@@ -5,7 +5,7 @@
 #include "vm.h"
 #include "boot.h"
 #include "bus.h"
-#include "console-log.h"
+#include "capped-log.h"
 #include "legacy.h"
 #include "loop.h"
 #include "virtio/virtio.h"
@@ -265,7 +265,7 @@ static int
 phase_legacy (struct vm *vm, runvm_error_t *err)
 {
   /* The console log file is capped: the guest writes to it at will. */
-  if (console_log_open (vm->cfg.console_fd, vm->cfg.console_log,
+  if (capped_log_open (vm->cfg.console_fd, vm->cfg.console_log,
                         vm->cfg.console_log_max ? vm->cfg.console_log_max : CONSOLE_LOG_MAX, &vm->console, err)
       < 0)
     return -1;
@@ -623,7 +623,7 @@ vm_destroy (struct vm *vm)
   if (vm->kvm_fd >= 0)
     close (vm->kvm_fd);
   guest_mem_release (&vm->mem);
-  console_log_close (vm->console); /* after the devices: serial_release flushes into it */
+  capped_log_close (vm->console); /* after the devices: serial_release flushes into it */
   free (vm->supported_cpuid);
   free (vm);
 }

@@ -10,7 +10,7 @@ struct vm;
 #define SERIAL_COM1_BASE 0x3f8
 #define SERIAL_COM1_IRQ 4
 
-/* The guest's serial output goes to vm->console (console-log.h), a line at
+/* The guest's serial output goes to vm->console (capped-log.h), a line at
  * a time. */
 int serial_create (struct vm *vm, runvm_error_t *err);
 int i8042_create (struct vm *vm, runvm_error_t *err);

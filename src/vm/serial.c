@@ -1,12 +1,12 @@
 /* 16550A UART at COM1, interrupt driven, so the guest's console keeps
  * working once user space takes over the tty (not just early printk).
  * Transmit completes instantly; output is line-buffered into the console
- * log (console-log.h). Input is not wired: the container's stdio goes over vsock. */
+ * log (capped-log.h). Input is not wired: the container's stdio goes over vsock. */
 #include <config.h>
 #include "legacy.h"
 #include "vm.h"
 #include "bus.h"
-#include "console-log.h"
+#include "capped-log.h"
 #include "utils.h"
 
 #include <pthread.h>
@@ -60,7 +60,7 @@ static void
 serial_flush (struct serial *s)
 {
   serial_check_halt (s);
-  console_log_write (s->vm->console, s->buf, s->buf_len);
+  capped_log_write (s->vm->console, s->buf, s->buf_len);
   s->buf_len = 0;
 }
 

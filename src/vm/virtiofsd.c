@@ -3,6 +3,7 @@
  * reports an unexpected death. */
 #include <config.h>
 #include "virtiofsd.h"
+#include "capped-log.h"
 #include "utils.h"
 
 #include <fcntl.h>
@@ -31,6 +32,8 @@ struct virtiofsd
   pid_t pid;
   char *tag;
   char *log_path;
+  int log_pipe;            /* read end of virtiofsd's stderr (the watcher drains it) */
+  struct capped_log *log;  /* where it goes: log_path, capped (capped-log.h) */
   pthread_t watcher;
 
   pthread_mutex_t lock;
@@ -187,6 +190,41 @@ child_main (const struct child_args *a)
 
 /* ---- the monitor side ---- */
 
+/* virtiofsd logs an error line for each malformed request, and the guest
+ * makes the requests: its stderr goes through a pipe into the capped log,
+ * until the pipe ends or virtiofsd has exited and said all it had. */
+static void
+pump_log (struct virtiofsd *d)
+{
+  int pidfd = (int) syscall (SYS_pidfd_open, d->pid, 0);
+  char buf[4096];
+  bool gone = false;
+
+  for (;;)
+    {
+      struct pollfd pfd[2] = { { .fd = d->log_pipe, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+      ssize_t n;
+
+      /* Once virtiofsd is gone, read what is left without waiting: a
+       * process of its own that kept stderr open must not hold us. */
+      if (!gone && poll (pfd, pidfd >= 0 ? 2 : 1, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          break;
+        }
+      if (pidfd >= 0 && (pfd[1].revents & POLLIN))
+        gone = true;
+      n = read (d->log_pipe, buf, sizeof buf);
+      if (n > 0)
+        capped_log_write (d->log, buf, (size_t) n);
+      else if (n == 0 || (errno != EINTR && (errno != EAGAIN || gone)))
+        break;
+    }
+  if (pidfd >= 0)
+    close (pidfd);
+}
+
 static void *
 watcher_main (void *opaque)
 {
@@ -196,6 +234,8 @@ watcher_main (void *opaque)
   bool report;
   virtiofsd_died_cb cb;
   void *cb_opaque;
+
+  pump_log (d);
 
   /* WNOWAIT: the pid stays ours (a zombie) until we reap it under the lock,
    * so virtiofsd_stop() can never signal a recycled pid. */
@@ -269,6 +309,9 @@ make_connected_socket (const char *dir, const char *name, int *listen_fd, int *c
 static void
 virtiofsd_free (struct virtiofsd *d)
 {
+  if (d->log_pipe >= 0)
+    close (d->log_pipe);
+  capped_log_close (d->log);
   pthread_mutex_destroy (&d->lock);
   pthread_cond_destroy (&d->cond);
   free (d->tag);
@@ -326,6 +369,7 @@ virtiofsd_start (const struct virtiofsd_config *cfg, struct virtiofsd **out, int
   pthread_mutex_init (&d->lock, NULL);
   pthread_cond_init (&d->cond, NULL);
   d->pid = -1;
+  d->log_pipe = -1;
   if (asprintf (&d->tag, "%s", cfg->tag) < 0 || asprintf (&d->log_path, "%s/virtiofsd-%s.log", cfg->state_dir, cfg->tag) < 0
       || asprintf (&sock_name, "virtiofsd-%s.sock", cfg->tag) < 0
       || asprintf (&opt_source, "source=%s", cfg->source) < 0 || asprintf (&opt_sandbox, "sandbox=%s", sandbox) < 0
@@ -342,13 +386,29 @@ virtiofsd_start (const struct virtiofsd_config *cfg, struct virtiofsd **out, int
     }
   devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
   /* Truncated: the last line must be this run's when we quote it. */
-  log_fd = open (d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  log_fd = open (d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (devnull < 0 || log_fd < 0)
     {
       r = runvm_make_error (err, errno, "virtiofsd for '%s': open %s", cfg->tag, devnull < 0 ? "/dev/null" : d->log_path);
       virtiofsd_free (d);
       return r;
     }
+  close (steal_fd (&log_fd));
+  if (capped_log_open (-1, d->log_path, VIRTIOFSD_LOG_MAX, &d->log, err) < 0)
+    {
+      virtiofsd_free (d);
+      return runvm_error_wrap (err, "virtiofsd for '%s'", cfg->tag);
+    }
+  /* virtiofsd's stderr: the write end, for the child. */
+  if (pipe2 (pipefd, O_CLOEXEC) < 0)
+    {
+      r = runvm_make_error (err, errno, "virtiofsd for '%s': pipe", cfg->tag);
+      virtiofsd_free (d);
+      return r;
+    }
+  d->log_pipe = pipefd[0];
+  log_fd = pipefd[1];
+  fcntl (d->log_pipe, F_SETFL, O_NONBLOCK);
   /* The child dup2()s these to 0..3: above 10 they cannot collide. */
   hi_devnull = dup_high (devnull);
   hi_log = dup_high (log_fd);
@@ -523,6 +583,7 @@ char *
 virtiofsd_describe (struct virtiofsd *d)
 {
   cleanup_free char *line = log_last_line (d->log_path);
+  char clean[1024];
   char *out = NULL;
   char state[64];
   bool exited;
@@ -543,7 +604,10 @@ virtiofsd_describe (struct virtiofsd *d)
     snprintf (state, sizeof state, "was killed by signal %d", WTERMSIG (status));
   else
     snprintf (state, sizeof state, "ended (wait status 0x%x)", (unsigned) status);
-  if (asprintf (&out, "%s%s%s%s", state, line ? " (log: " : "", line ? line : "", line ? ")" : "") < 0)
+  /* virtiofsd may quote what the guest sent. */
+  if (asprintf (&out, "%s%s%s%s", state, line ? " (log: " : "",
+                line ? text_sanitize (clean, sizeof clean, line, false) : "", line ? ")" : "")
+      < 0)
     return NULL;
   return out;
 }

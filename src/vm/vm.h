@@ -62,7 +62,7 @@ struct vm_config
   unsigned vcpus;
   uint64_t mem_bytes;
   const char *console_log; /* file the serial console is appended to; NULL = discard */
-  uint64_t console_log_max; /* its cap before rotation (console-log.h); 0: CONSOLE_LOG_MAX */
+  uint64_t console_log_max; /* its cap before rotation (capped-log.h); 0: CONSOLE_LOG_MAX */
   int console_fd;          /* alternatively an fd (>= 0 wins) */
   const char *vsock_uds;   /* hybrid vsock base path: guest port P -> "<vsock_uds>_P"; NULL = no vsock */
   uint32_t guest_cid;
@@ -88,7 +88,7 @@ struct vm_vcpu
   bool started;
 };
 
-struct console_log;
+struct capped_log;
 
 struct vm
 {
@@ -121,7 +121,7 @@ struct vm
   uint64_t phase_ns[VM_N_PHASES]; /* how long each setup phase took (vm_phase_names) */
 
   struct virtio_vsock *vsock; /* NULL when cfg.vsock_uds is NULL */
-  struct console_log *console; /* the serial port's and virtio-console's output (console-log.h) */
+  struct capped_log *console; /* the serial port's and virtio-console's output (capped-log.h) */
   struct vm_device_entry *devices; /* released in reverse order of addition */
 };
 

@@ -21,6 +21,7 @@
 #include "vm/vhost-user.h"
 #include "vm/virtiofsd.h"
 #include "tap.h"
+#include "vm/capped-log.h"
 
 #define QSIZE 16
 #define REPLY_CAP 0x4000
@@ -504,6 +505,72 @@ test_early_exit (void)
   virtiofsd_stop (d, 100);
 }
 
+/* virtiofsd's stderr is the guest's to fill (an error line per malformed
+ * request): it is capped like the console, and a process that keeps it
+ * open after virtiofsd exits does not hold up the watcher. */
+static void
+test_log_capped (void)
+{
+  char fake[256], path[512];
+  struct virtiofsd_config cfg = { .binary = fake, .tag = "chatty", .source = share, .state_dir = state };
+  struct virtiofsd *d = NULL;
+  runvm_error_t err = NULL;
+  cleanup_free char *state_msg = NULL;
+  struct stat sb, sb1;
+  int sock = -1, r, status = 0;
+  int64_t t0;
+
+  /* 640 KiB of error lines, then a last word and a child that keeps stderr. */
+  write_script ("chatty-virtiofsd",
+                "#!/bin/sh\n"
+                "i=0; while [ $i -lt 10240 ]; do\n"
+                "  echo 'fv_queue_worker: elem 7 too short for out_header ..............' >&2; i=$((i+1)); done\n"
+                "echo 'last word' >&2\n"
+                "sleep 30 &\n"
+                "echo $! >\"$0.child\"\n"
+                "exit 5\n",
+                fake, sizeof fake);
+  t0 = now_ms ();
+  r = virtiofsd_start (&cfg, &d, &sock, &err);
+  report (&err);
+  if (r < 0)
+    return;
+  r = virtiofsd_wait_exit (d, 20000, &status);
+  t0 = now_ms () - t0;
+  TAP_OK (r && WIFEXITED (status) && WEXITSTATUS (status) == 5 && t0 < 15000,
+          "a virtiofsd that writes 640 KiB to stderr exits and is reaped (%lld ms), though a child of it keeps "
+          "stderr open for 30 s",
+          (long long) t0);
+  snprintf (path, sizeof path, "%s/virtiofsd-chatty.log", state);
+  if (stat (path, &sb) < 0)
+    sb.st_size = -1;
+  snprintf (path, sizeof path, "%s/virtiofsd-chatty.log.1", state);
+  if (stat (path, &sb1) < 0)
+    sb1.st_size = -1;
+  TAP_OK (sb.st_size >= 0 && sb.st_size <= VIRTIOFSD_LOG_MAX, "its log is at most %u bytes (%lld)", VIRTIOFSD_LOG_MAX,
+          (long long) sb.st_size);
+  TAP_OK (sb1.st_size >= 0 && sb1.st_size <= VIRTIOFSD_LOG_MAX && sb.st_size + sb1.st_size > VIRTIOFSD_LOG_MAX,
+          "rotated to .1 (%lld bytes): the latest output kept, the rest dropped", (long long) sb1.st_size);
+  state_msg = virtiofsd_describe (d);
+  TAP_OK (state_msg && strstr (state_msg, "exited with status 5") && strstr (state_msg, "last word"),
+          "described with the log's last line: %s", state_msg ? state_msg : "(null)");
+  if (sock >= 0)
+    close (sock);
+  virtiofsd_stop (d, 100);
+  {
+    /* The script's own child, which held its stderr. */
+    FILE *f;
+    int child = 0;
+    snprintf (path, sizeof path, "%s.child", fake);
+    if ((f = fopen (path, "r")) != NULL)
+      {
+        if (fscanf (f, "%d", &child) == 1 && child > 0)
+          kill (child, SIGKILL);
+        fclose (f);
+      }
+  }
+}
+
 static void
 test_bad_binaries (void)
 {
@@ -621,6 +688,7 @@ main (void)
   test_readonly (&mem, "namespace");
   test_no_answer ();
   test_early_exit ();
+  test_log_capped ();
   test_bad_binaries ();
   test_killed (&mem);
   guest_mem_release (&mem);

@@ -6,7 +6,7 @@
 #include "virtio.h"
 #include "../vm.h"
 #include "utils.h"
-#include "../console-log.h"
+#include "../capped-log.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -25,7 +25,7 @@ enum
 struct virtio_console
 {
   struct virtio_device *dev;
-  struct console_log *log; /* the VM's; its own for virtio_console_attach */
+  struct capped_log *log; /* the VM's; its own for virtio_console_attach */
   bool own_log;
   pthread_mutex_t lock; /* reset waits for a transmit in progress */
   bool active;
@@ -44,7 +44,7 @@ console_queue_notify (struct virtio_device *d, unsigned q)
   while (c->active && virtq_pop_chain (&d->vq[CONSOLE_QUEUE_TX], &c->chain) == 1)
     {
       /* Only the device-readable part is output; nothing is written back. */
-      console_log_writev (c->log, c->chain.iov, c->chain.n_out);
+      capped_log_writev (c->log, c->chain.iov, c->chain.n_out);
       virtq_push_used (&d->vq[CONSOLE_QUEUE_TX], c->chain.head, 0);
       used = true;
     }
@@ -93,7 +93,7 @@ virtio_console_release (void *opaque)
   if (c == NULL)
     return;
   if (c->own_log)
-    console_log_close (c->log);
+    capped_log_close (c->log);
   if (c->dev && c->dev->priv == c)
     c->dev->priv = NULL;
   pthread_mutex_destroy (&c->lock);
@@ -126,7 +126,7 @@ virtio_console_attach (struct virtio_device *d, int out_fd, struct virtio_consol
   if (c == NULL)
     return runvm_make_error (err, ENOMEM, "virtio-console");
   pthread_mutex_init (&c->lock, NULL);
-  if (console_log_open (out_fd, NULL, 0, &c->log, err) < 0)
+  if (capped_log_open (out_fd, NULL, 0, &c->log, err) < 0)
     {
       virtio_console_release (c);
       return -1;

@@ -12,7 +12,7 @@ struct virtio_device;
 struct virtio_console;
 
 /* Output goes where the serial console's does: vm->console
- * (console-log.h). */
+ * (capped-log.h). */
 int virtio_console_create (struct vm *vm, runvm_error_t *err);
 
 /* For unit tests: the device on a virtio_device built by hand, writing to

@@ -1,7 +1,7 @@
-/* The guest's console output: a caller's fd, or a capped, rotated log file
- * (see console-log.h). */
+/* Output the guest decides the amount of: a caller's fd, or a capped,
+ * rotated log file (see capped-log.h). */
 #include <config.h>
-#include "console-log.h"
+#include "capped-log.h"
 #include "utils.h"
 
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct console_log
+struct capped_log
 {
   pthread_mutex_t lock;
   int fd;
@@ -21,9 +21,9 @@ struct console_log
 };
 
 int
-console_log_open (int fd, const char *path, uint64_t max, struct console_log **out, runvm_error_t *err)
+capped_log_open (int fd, const char *path, uint64_t max, struct capped_log **out, runvm_error_t *err)
 {
-  struct console_log *l = calloc (1, sizeof *l);
+  struct capped_log *l = calloc (1, sizeof *l);
   struct stat sb;
   int saved;
 
@@ -37,7 +37,7 @@ console_log_open (int fd, const char *path, uint64_t max, struct console_log **o
       if (l->fd < 0)
         {
           saved = errno;
-          console_log_close (l);
+          capped_log_close (l);
           return runvm_make_error (err, saved, "console: dup");
         }
     }
@@ -49,7 +49,7 @@ console_log_open (int fd, const char *path, uint64_t max, struct console_log **o
       if (l->path == NULL || l->fd < 0)
         {
           saved = l->fd < 0 ? errno : ENOMEM;
-          console_log_close (l);
+          capped_log_close (l);
           return runvm_make_error (err, saved, "open console log `%s`", path);
         }
       if (fstat (l->fd, &sb) == 0)
@@ -62,7 +62,7 @@ console_log_open (int fd, const char *path, uint64_t max, struct console_log **o
 /* FILE -> FILE.1, and a fresh FILE. Where the rename cannot be done, the
  * file is emptied instead: the cap holds either way. */
 static void
-rotate (struct console_log *l)
+rotate (struct capped_log *l)
 {
   char old[4096];
   int fd;
@@ -83,7 +83,7 @@ rotate (struct console_log *l)
 }
 
 void
-console_log_write (struct console_log *l, const void *buf, size_t len)
+capped_log_write (struct capped_log *l, const void *buf, size_t len)
 {
   const char *p = buf;
 
@@ -115,16 +115,16 @@ console_log_write (struct console_log *l, const void *buf, size_t len)
 }
 
 void
-console_log_writev (struct console_log *l, const struct iovec *iov, unsigned cnt)
+capped_log_writev (struct capped_log *l, const struct iovec *iov, unsigned cnt)
 {
   unsigned i;
 
   for (i = 0; i < cnt; i++)
-    console_log_write (l, iov[i].iov_base, iov[i].iov_len);
+    capped_log_write (l, iov[i].iov_base, iov[i].iov_len);
 }
 
 void
-console_log_close (struct console_log *l)
+capped_log_close (struct capped_log *l)
 {
   if (l == NULL)
     return;
