@@ -448,6 +448,20 @@ reap_virtiofsd (const char *dir)
   closedir (d);
 }
 
+/* The monitor may not be our child: poll until it is gone, up to steps
+ * times 10 ms. */
+static void
+wait_monitor_gone (struct container_state *st, int steps)
+{
+  int i;
+
+  for (i = 0; i < steps && container_monitor_alive (st); i++)
+    {
+      waitpid (st->pid, NULL, WNOHANG);
+      usleep (10000);
+    }
+}
+
 int
 lifecycle_delete (struct runvm_global *g, const char *id, bool force, runvm_error_t *err)
 {
@@ -469,7 +483,6 @@ lifecycle_delete (struct runvm_global *g, const char *id, bool force, runvm_erro
   status = container_status (&st);
   if (strcmp (status, "stopped") != 0)
     {
-      int i;
       if (!force)
         {
           runvm_make_error (err, 0, "cannot delete container %s that is not stopped: %s", id, status);
@@ -477,12 +490,18 @@ lifecycle_delete (struct runvm_global *g, const char *id, bool force, runvm_erro
           return -1;
         }
       kill (st.pid, SIGKILL);
-      /* The monitor may not be our child: poll until it is gone. */
-      for (i = 0; i < 1000 && container_monitor_alive (&st); i++)
-        {
-          waitpid (st.pid, NULL, WNOHANG);
-          usleep (10000);
-        }
+      wait_monitor_gone (&st, 1000);
+    }
+  else if (container_monitor_alive (&st))
+    {
+      /* "stopped" in state.json while the monitor still runs: it writes
+       * that on its way out (give it 2 s to finish, it flushes the last
+       * output), or something is wrong; either way no VM may outlive the
+       * container's state. */
+      wait_monitor_gone (&st, 200);
+      if (container_monitor_alive (&st))
+        kill (st.pid, SIGKILL);
+      wait_monitor_gone (&st, 1000);
     }
   /* A killed monitor's virtiofsd dies asynchronously: make sure it has. */
   reap_virtiofsd (dir);

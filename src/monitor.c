@@ -44,7 +44,7 @@ struct monitor
   struct virtio_vsock *vsock;
   int log_fd;
   int agent_listen, agent_fd, ctl_listen, sig_fd, sync_fd;
-  bool created, started, exited, failed;
+  bool hello, created, start_sent, started, exited, failed;
   int exit_status;
   struct client clients[MAX_CLIENTS];
   unsigned next_exec;
@@ -226,6 +226,18 @@ send_config (struct monitor *m, runvm_error_t *err)
   return proto_send (m->agent_fd, msg, n, err);
 }
 
+/* The guest's messages follow one order: hello, created, started (only
+ * after the host sent start), exit, each once. A guest that sends them out
+ * of turn could otherwise make state.json say "created" again while it
+ * runs, or "stopped" while the VM goes on; such messages are ignored. */
+static bool
+in_turn (struct monitor *m, const char *type, bool ok)
+{
+  if (!ok)
+    monitor_log_guest (m, "guest sent %s out of turn: ignored", type);
+  return ok;
+}
+
 static void
 handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const char *json, size_t len)
 {
@@ -234,6 +246,9 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
   if (strcmp (type, "hello") == 0)
     {
       cleanup_error runvm_error_t err = NULL;
+      if (!in_turn (m, type, !m->hello))
+        return;
+      m->hello = true;
       if (proto_get_int (tree, "version", &v) < 0 || v != RUNVM_PROTO_VERSION)
         {
           char msg[256];
@@ -250,6 +265,8 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
     }
   else if (strcmp (type, "created") == 0)
     {
+      if (!in_turn (m, type, m->hello && !m->created))
+        return;
       m->created = true;
       save_status (m, "created");
       sync_report (m, "ok %d", (int) getpid ());
@@ -275,18 +292,22 @@ handle_agent_message (struct monitor *m, yajl_val tree, const char *type, const 
     }
   else if (strcmp (type, "started") == 0)
     {
+      if (!in_turn (m, type, m->start_sent && !m->started && !m->exited))
+        return;
       m->started = true;
       save_status (m, "running");
       forward_reply (m, "started", -1, json, len, true);
     }
   else if (strcmp (type, "exit") == 0)
     {
-      if (proto_get_int (tree, "status", &v) == 0)
-        {
-          m->exit_status = (int) v;
-          m->exited = true;
-        }
-      save_status (m, "stopped");
+      if (!in_turn (m, type, m->created && !m->exited))
+        return;
+      m->exit_status = proto_get_int (tree, "status", &v) == 0 ? (int) v : 255;
+      m->exited = true;
+      /* The guest syncs its disks and powers off on bye; state.json says
+       * "stopped" once the VM has ended (monitor_main). A guest that stays
+       * up looks like the running container it is: kill and delete
+       * --force still end it. */
       send_json (m->agent_fd, "{\"type\":\"bye\"}");
     }
   else if (strcmp (type, "ps") == 0 || strcmp (type, "stats") == 0)
@@ -376,6 +397,7 @@ handle_client_request (struct monitor *m, struct client *c, yajl_val tree, const
           return;
         }
       snprintf (c->waiting, sizeof c->waiting, "started");
+      m->start_sent = true;
       send_json (m->agent_fd, "{\"type\":\"start\"}");
     }
   else if (strcmp (type, "signal") == 0)

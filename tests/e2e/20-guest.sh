@@ -248,4 +248,35 @@ B cwd 'c["process"]["cwd"] = "/work/sub"' /bin/testinit cwd
 RUN cwd
 t_is "cwd: a missing process.cwd is created (as runc)" "$(line cwd)" "/work/sub" || show
 
+# ---- a guest that breaks the protocol ----
+# Its /init (tests/e2e/guest/rogue-agent.c) claims "started" before the host
+# sent start, sends a frame nested a million levels deep, reports "created"
+# twice, then "exit" 3, and never powers off.
+build_rogue() {
+	mkdir -p "$tmp/rogue-root" &&
+		"${CC:-gcc}" -static -O2 -Wall -o "$tmp/rogue-root/init" "$top_srcdir/tests/e2e/guest/rogue-agent.c" &&
+		(cd "$tmp/rogue-root" && echo init | cpio -o -H newc -R 0:0 --quiet) >"$tmp/rogue.cpio"
+}
+if t_ok "a rogue agent's initramfs builds" build_rogue; then
+	B rogue "c['annotations'] = {'run.oci.runvm.initrd': '$tmp/rogue.cpio'}" /bin/true
+	# (To a file: the container's stdio is create's, held until the VM ends.)
+	R create -b "$tmp/rogue" rogue >"$tmp/rogue.out" 2>&1 </dev/null
+	rc=$?
+	t_is "rogue: create succeeds at its 'created' (the early 'started' and the deep frame ignored)" "$rc" 0 ||
+		t_diag "$(cat "$tmp/rogue.out")"
+	sleep 4 # the second "created" and "exit" come 2 s after the first
+	st=$(R state rogue 2>&1)
+	pid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' <<<"$st" 2>/dev/null)
+	t_like "rogue: still 'created' after its out-of-turn 'started', 'created' and its 'exit' with the VM up" \
+		"$st" '"status": *"created"'
+	t_ok "rogue: the monitor survived the deep frame (pid ${pid:-?} alive)" kill -0 "${pid:-0}"
+	t_is "rogue: the out-of-turn messages are logged" \
+		"$(grep -c 'out of turn: ignored' "$root/rogue/monitor.log" 2>/dev/null)" 2
+	t_like "rogue: delete without --force refuses: the VM still runs" "$(R delete rogue 2>&1)" \
+		'cannot delete container rogue that is not stopped'
+	R delete -f rogue
+	t_nok "rogue: delete --force leaves no monitor (no VM) behind" kill -0 "${pid:-0}"
+	t_ok "rogue: ... nor its state" test ! -e "$root/rogue"
+fi
+
 t_ok "no container is left" test -z "$(R list -q)"
