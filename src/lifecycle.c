@@ -122,15 +122,47 @@ open_console (const char *socket_path, int *slave, runvm_error_t *err)
   return console_send (socket_path, master, err);
 }
 
+/* How long create waits for the guest to report the container created:
+ * RUNVM_CREATE_TIMEOUT seconds, default 120. A guest that hangs in its
+ * boot, or never answers, must not hold the engine's create forever. */
+static int
+create_timeout_ms (void)
+{
+  const char *v = getenv ("RUNVM_CREATE_TIMEOUT");
+  char *end;
+  long s;
+
+  if (v == NULL || *v == '\0')
+    return 120000;
+  errno = 0;
+  s = strtol (v, &end, 10);
+  if (errno || *end || s <= 0 || s > 24 * 3600)
+    return 120000;
+  return (int) (s * 1000);
+}
+
 static int
 wait_for_monitor (int sync_fd, pid_t pid, runvm_error_t *err)
 {
+  int timeout_ms = create_timeout_ms ();
+  int64_t deadline = monotonic_ms () + timeout_ms;
   char buf[4096];
   size_t used = 0;
 
   for (;;)
     {
-      ssize_t r = read (sync_fd, buf + used, sizeof buf - 1 - used);
+      struct pollfd pfd = { .fd = sync_fd, .events = POLLIN };
+      int64_t left = deadline - monotonic_ms ();
+      ssize_t r;
+      int p;
+
+      p = left > 0 ? poll (&pfd, 1, (int) left) : 0;
+      if (p < 0 && errno == EINTR)
+        continue;
+      if (p == 0)
+        return runvm_make_error (err, 0, "the guest did not report the container as created within %d s",
+                                 timeout_ms / 1000);
+      r = read (sync_fd, buf + used, sizeof buf - 1 - used);
       if (r < 0 && errno == EINTR)
         continue;
       if (r <= 0)

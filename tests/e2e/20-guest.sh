@@ -253,9 +253,13 @@ t_is "cwd: a missing process.cwd is created (as runc)" "$(line cwd)" "/work/sub"
 # sent start, sends a frame nested a million levels deep, reports "created"
 # twice, then "exit" 3, and never powers off.
 build_rogue() {
-	mkdir -p "$tmp/rogue-root" &&
-		"${CC:-gcc}" -static -O2 -Wall -o "$tmp/rogue-root/init" "$top_srcdir/tests/e2e/guest/rogue-agent.c" &&
-		(cd "$tmp/rogue-root" && echo init | cpio -o -H newc -R 0:0 --quiet) >"$tmp/rogue.cpio"
+	local v
+	for v in rogue silent; do
+		mkdir -p "$tmp/$v-root" &&
+			"${CC:-gcc}" -static -O2 -Wall $([ $v = silent ] && echo -DSILENT) -o "$tmp/$v-root/init" \
+				"$top_srcdir/tests/e2e/guest/rogue-agent.c" &&
+			(cd "$tmp/$v-root" && echo init | cpio -o -H newc -R 0:0 --quiet) >"$tmp/$v.cpio" || return 1
+	done
 }
 if t_ok "a rogue agent's initramfs builds" build_rogue; then
 	B rogue "c['annotations'] = {'run.oci.runvm.initrd': '$tmp/rogue.cpio'}" /bin/true
@@ -277,6 +281,18 @@ if t_ok "a rogue agent's initramfs builds" build_rogue; then
 	R delete -f rogue
 	t_nok "rogue: delete --force leaves no monitor (no VM) behind" kill -0 "${pid:-0}"
 	t_ok "rogue: ... nor its state" test ! -e "$root/rogue"
+
+	# A guest that says hello and never "created": create gives up.
+	B silent "c['annotations'] = {'run.oci.runvm.initrd': '$tmp/silent.cpio'}" /bin/true
+	SECONDS=0
+	RUNVM_CREATE_TIMEOUT=5 R create -b "$tmp/silent" silent >"$tmp/silent.out" 2>&1 </dev/null
+	rc=$?
+	t_is "silent guest: create fails (exit 1) after RUNVM_CREATE_TIMEOUT=5 (${SECONDS} s)" "$rc" 1
+	t_like "silent guest: ... saying so" "$(cat "$tmp/silent.out")" \
+		'the guest did not report the container as created within 5 s'
+	t_ok "silent guest: ... and leaves no state behind" test ! -e "$root/silent"
+	t_is "silent guest: ... no monitor, no virtiofsd" \
+		"$(pgrep -f "create -b $tmp/silent silent|source=$tmp/silent/rootfs")" ""
 fi
 
 t_ok "no container is left" test -z "$(R list -q)"

@@ -4,7 +4,8 @@
  * million levels deep, reports "created" (twice), then "exit" with status 3,
  * and never powers off. The monitor must ignore what is out of turn,
  * survive the deep frame, and not call the container stopped while its VM
- * still runs. Static, no libc beyond syscalls' wrappers. */
+ * still runs. Built with -DSILENT it says hello and then nothing: create
+ * must give up (RUNVM_CREATE_TIMEOUT) and leave nothing behind. Static. */
 #include <linux/vm_sockets.h>
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -46,6 +47,10 @@ main (void)
   for (i = 0; i < 100 && connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0; i++)
     usleep (100000);
   say (fd, "{\"type\":\"hello\",\"version\":1,\"kernel\":\"rogue\"}");
+#ifdef SILENT
+  for (;;)
+    pause ();
+#endif
   say (fd, "{\"type\":\"started\"}");
   if (j)
     {
