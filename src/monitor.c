@@ -858,6 +858,32 @@ monitor_setup (struct monitor *m, runvm_error_t *err)
   return 0;
 }
 
+/* For an error: the guest kernel's panic line if there is one near the end
+ * of its console (with panic=-1 the VM resets right after the register
+ * dump that follows it), else the console's last line; NULL for none. */
+static char *
+console_last_words (const char *path)
+{
+  static const char panic[] = "Kernel panic - not syncing:";
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  char buf[8192], *p, *found = NULL;
+  off_t size;
+  ssize_t n;
+
+  if (fd < 0 || (size = lseek (fd, 0, SEEK_END)) <= 0)
+    return NULL;
+  n = pread (fd, buf, sizeof buf - 1, size > (off_t) sizeof buf - 1 ? size - (off_t) (sizeof buf - 1) : 0);
+  if (n <= 0)
+    return NULL;
+  buf[n] = '\0';
+  for (p = buf; (p = memmem (p, (size_t) (buf + n - p), panic, sizeof panic - 1)) != NULL; p++)
+    found = p;
+  if (found == NULL)
+    return file_last_line (path);
+  found[strcspn (found, "\r\n")] = '\0';
+  return strdup (found);
+}
+
 static void
 detach_stdio (void)
 {
@@ -927,8 +953,17 @@ monitor_main (struct monitor_args *a)
                    m->vm->end_detail[0] ? ": " : "", m->vm->end_detail);
       status = why == VM_END_KILLED ? 137 : 255;
       if (!m->created)
-        sync_report (m, "error the VM ended during container setup: %s (see %s/%s)", vm_end_reason_string (why),
-                     a->dir, CONSOLE_LOG);
+        {
+          /* create removes the state dir, console.log with it: say what
+           * the guest's console said last (a panic, say), made safe. */
+          char path[4200], clean[512];
+          cleanup_free char *last = NULL;
+          snprintf (path, sizeof path, "%s/%s", a->dir, CONSOLE_LOG);
+          last = console_last_words (path);
+          sync_report (m, "error the VM ended during container setup: %s%s%s%s", vm_end_reason_string (why),
+                       last ? " (the guest's console said last: " : "",
+                       last ? text_sanitize (clean, sizeof clean, last, false) : "", last ? ")" : "");
+        }
       m->exit_status = status;
       m->exited = true;
     }

@@ -248,6 +248,33 @@ utf8_len (const unsigned char *s, uint32_t *cp)
   return n;
 }
 
+char *
+file_last_line (const char *path)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  char buf[1024];
+  off_t size;
+  ssize_t n;
+  char *end, *start;
+
+  if (fd < 0)
+    return NULL;
+  size = lseek (fd, 0, SEEK_END);
+  if (size <= 0)
+    return NULL;
+  n = pread (fd, buf, sizeof buf - 1, size > (off_t) sizeof buf - 1 ? size - (off_t) (sizeof buf - 1) : 0);
+  if (n <= 0)
+    return NULL;
+  buf[n] = '\0';
+  end = buf + n;
+  while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+    *--end = '\0';
+  if (end == buf)
+    return NULL;
+  start = strrchr (buf, '\n');
+  return strdup (start ? start + 1 : buf);
+}
+
 bool
 ratelimit_allow (struct ratelimit *r, int64_t now_ms, unsigned *dropped)
 {

@@ -83,6 +83,9 @@ int remove_tree (const char *path, runvm_error_t *err);
 int64_t monotonic_ms (void);
 /* Process start time (field 22 of /proc/PID/stat), 0 if unknown. */
 unsigned long long process_start_time (pid_t pid);
+/* The last non-empty line of a text file (within its last KiB), malloc'ed;
+ * NULL when there is none. */
+char *file_last_line (const char *path);
 /* A token bucket for log lines a peer can cause at will (one per message
  * it sends): `burst` lines at once, then `per_sec` lines a second. Start it
  * zeroed but for burst and per_sec. ratelimit_allow says whether a line may

@@ -551,38 +551,10 @@ virtiofsd_wait_exit (struct virtiofsd *d, int timeout_ms, int *wait_status)
   return exited;
 }
 
-/* The last non-empty line of the log, or NULL. */
-static char *
-log_last_line (const char *path)
-{
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
-  char buf[1024];
-  off_t size;
-  ssize_t n;
-  char *end, *start;
-
-  if (fd < 0)
-    return NULL;
-  size = lseek (fd, 0, SEEK_END);
-  if (size <= 0)
-    return NULL;
-  n = pread (fd, buf, sizeof buf - 1, size > (off_t) sizeof buf - 1 ? size - (off_t) (sizeof buf - 1) : 0);
-  if (n <= 0)
-    return NULL;
-  buf[n] = '\0';
-  end = buf + n;
-  while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-    *--end = '\0';
-  if (end == buf)
-    return NULL;
-  start = strrchr (buf, '\n');
-  return strdup (start ? start + 1 : buf);
-}
-
 char *
 virtiofsd_describe (struct virtiofsd *d)
 {
-  cleanup_free char *line = log_last_line (d->log_path);
+  cleanup_free char *line = file_last_line (d->log_path);
   char clean[1024];
   char *out = NULL;
   char state[64];

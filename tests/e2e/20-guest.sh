@@ -254,9 +254,9 @@ t_is "cwd: a missing process.cwd is created (as runc)" "$(line cwd)" "/work/sub"
 # twice, then "exit" 3, and never powers off.
 build_rogue() {
 	local v
-	for v in rogue silent; do
+	for v in rogue silent die; do
 		mkdir -p "$tmp/$v-root" &&
-			"${CC:-gcc}" -static -O2 -Wall $([ $v = silent ] && echo -DSILENT) -o "$tmp/$v-root/init" \
+			"${CC:-gcc}" -static -O2 -Wall $([ $v = rogue ] || echo "-D${v^^}") -o "$tmp/$v-root/init" \
 				"$top_srcdir/tests/e2e/guest/rogue-agent.c" &&
 			(cd "$tmp/$v-root" && echo init | cpio -o -H newc -R 0:0 --quiet) >"$tmp/$v.cpio" || return 1
 	done
@@ -293,6 +293,15 @@ if t_ok "a rogue agent's initramfs builds" build_rogue; then
 	t_ok "silent guest: ... and leaves no state behind" test ! -e "$root/silent"
 	t_is "silent guest: ... no monitor, no virtiofsd" \
 		"$(pgrep -f "create -b $tmp/silent silent|source=$tmp/silent/rootfs")" ""
+
+	# A guest whose /init dies: its kernel panics and the VM resets.
+	B die "c['annotations'] = {'run.oci.runvm.initrd': '$tmp/die.cpio'}" /bin/true
+	R create -b "$tmp/die" die >"$tmp/die.out" 2>&1 </dev/null
+	rc=$?
+	t_is "dying guest: create fails (exit 1)" "$rc" 1
+	t_like "dying guest: ... quoting the console's last line (the panic)" "$(cat "$tmp/die.out")" \
+		'VM ended during container setup: .*console said last: .*(Kernel panic|Attempted to kill init)'
+	t_ok "dying guest: ... and leaves no state behind" test ! -e "$root/die"
 fi
 
 t_ok "no container is left" test -z "$(R list -q)"

@@ -5,7 +5,9 @@
  * and never powers off. The monitor must ignore what is out of turn,
  * survive the deep frame, and not call the container stopped while its VM
  * still runs. Built with -DSILENT it says hello and then nothing: create
- * must give up (RUNVM_CREATE_TIMEOUT) and leave nothing behind. Static. */
+ * must give up (RUNVM_CREATE_TIMEOUT) and leave nothing behind. With -DDIE
+ * it exits at once: the guest kernel panics (PID 1 died) and reboots, and
+ * create's error quotes the console's last line. Static. */
 #include <linux/vm_sockets.h>
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -42,7 +44,12 @@ main (void)
   struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = 1024 };
   const size_t deep = 1u << 20;
   char *j = malloc (2 * deep + 64);
-  int fd = socket (AF_VSOCK, SOCK_STREAM, 0), i;
+  int fd, i;
+
+#ifdef DIE
+  return 1;
+#endif
+  fd = socket (AF_VSOCK, SOCK_STREAM, 0);
 
   for (i = 0; i < 100 && connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0; i++)
     usleep (100000);
