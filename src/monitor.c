@@ -865,21 +865,15 @@ static char *
 console_last_words (const char *path)
 {
   static const char panic[] = "Kernel panic - not syncing:";
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
   char buf[8192], *p, *found = NULL;
-  off_t size;
-  ssize_t n;
+  ssize_t n = file_tail (path, buf, sizeof buf);
 
-  if (fd < 0 || (size = lseek (fd, 0, SEEK_END)) <= 0)
-    return NULL;
-  n = pread (fd, buf, sizeof buf - 1, size > (off_t) sizeof buf - 1 ? size - (off_t) (sizeof buf - 1) : 0);
   if (n <= 0)
     return NULL;
-  buf[n] = '\0';
   for (p = buf; (p = memmem (p, (size_t) (buf + n - p), panic, sizeof panic - 1)) != NULL; p++)
     found = p;
   if (found == NULL)
-    return file_last_line (path);
+    return text_last_line (buf);
   found[strcspn (found, "\r\n")] = '\0';
   return strdup (found);
 }

@@ -248,31 +248,41 @@ utf8_len (const unsigned char *s, uint32_t *cp)
   return n;
 }
 
+ssize_t
+file_tail (const char *path, char *buf, size_t cap)
+{
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  off_t size;
+  ssize_t n;
+
+  if (fd < 0 || cap < 2 || (size = lseek (fd, 0, SEEK_END)) <= 0)
+    return -1;
+  n = pread (fd, buf, cap - 1, size > (off_t) cap - 1 ? size - (off_t) (cap - 1) : 0);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  return n;
+}
+
+char *
+text_last_line (char *text)
+{
+  char *end = text + strlen (text), *start;
+
+  while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+    *--end = '\0';
+  if (end == text)
+    return NULL;
+  start = strrchr (text, '\n');
+  return strdup (start ? start + 1 : text);
+}
+
 char *
 file_last_line (const char *path)
 {
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
   char buf[1024];
-  off_t size;
-  ssize_t n;
-  char *end, *start;
 
-  if (fd < 0)
-    return NULL;
-  size = lseek (fd, 0, SEEK_END);
-  if (size <= 0)
-    return NULL;
-  n = pread (fd, buf, sizeof buf - 1, size > (off_t) sizeof buf - 1 ? size - (off_t) (sizeof buf - 1) : 0);
-  if (n <= 0)
-    return NULL;
-  buf[n] = '\0';
-  end = buf + n;
-  while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-    *--end = '\0';
-  if (end == buf)
-    return NULL;
-  start = strrchr (buf, '\n');
-  return strdup (start ? start + 1 : buf);
+  return file_tail (path, buf, sizeof buf) > 0 ? text_last_line (buf) : NULL;
 }
 
 bool

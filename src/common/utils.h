@@ -83,6 +83,12 @@ int remove_tree (const char *path, runvm_error_t *err);
 int64_t monotonic_ms (void);
 /* Process start time (field 22 of /proc/PID/stat), 0 if unknown. */
 unsigned long long process_start_time (pid_t pid);
+/* The last cap - 1 bytes (at most) of a file into buf, NUL-terminated;
+ * their length, or -1 when the file cannot be read or is empty. */
+ssize_t file_tail (const char *path, char *buf, size_t cap);
+/* A malloc'ed copy of the last non-empty line of text (which loses its
+ * trailing newlines); NULL when there is none. */
+char *text_last_line (char *text);
 /* The last non-empty line of a text file (within its last KiB), malloc'ed;
  * NULL when there is none. */
 char *file_last_line (const char *path);

@@ -8,9 +8,7 @@
 #include "utils.h"
 #include "../capped-log.h"
 
-#include <fcntl.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <linux/virtio_ids.h>
 
 enum
