@@ -21,14 +21,14 @@ struct capped_log
 };
 
 int
-capped_log_open (int fd, const char *path, uint64_t max, struct capped_log **out, runvm_error_t *err)
+capped_log_open (int fd, const char *path, uint64_t max, bool truncate, struct capped_log **out, runvm_error_t *err)
 {
   struct capped_log *l = calloc (1, sizeof *l);
   struct stat sb;
   int saved;
 
   if (l == NULL)
-    return runvm_make_error (err, ENOMEM, "console log");
+    return runvm_make_error (err, ENOMEM, "log");
   pthread_mutex_init (&l->lock, NULL);
   l->fd = -1;
   if (fd >= 0)
@@ -38,19 +38,19 @@ capped_log_open (int fd, const char *path, uint64_t max, struct capped_log **out
         {
           saved = errno;
           capped_log_close (l);
-          return runvm_make_error (err, saved, "console: dup");
+          return runvm_make_error (err, saved, "dup log fd");
         }
     }
   else if (path)
     {
       l->max = max;
       l->path = strdup (path);
-      l->fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      l->fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0600);
       if (l->path == NULL || l->fd < 0)
         {
           saved = l->fd < 0 ? errno : ENOMEM;
           capped_log_close (l);
-          return runvm_make_error (err, saved, "open console log `%s`", path);
+          return runvm_make_error (err, saved, "open `%s`", path);
         }
       if (fstat (l->fd, &sb) == 0)
         l->size = (uint64_t) sb.st_size;

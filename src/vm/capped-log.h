@@ -10,6 +10,7 @@
 #ifndef RUNVM_CAPPED_LOG_H
 #define RUNVM_CAPPED_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -25,8 +26,10 @@
 struct capped_log;
 
 /* fd >= 0: write to a dup of it, no cap. Else path != NULL: append to that
- * file, rotated at max bytes (0: no cap). Else: discard. */
-int capped_log_open (int fd, const char *path, uint64_t max, struct capped_log **out, runvm_error_t *err);
+ * file (emptied first when truncate), rotated at max bytes (0: no cap).
+ * Else: discard. */
+int capped_log_open (int fd, const char *path, uint64_t max, bool truncate, struct capped_log **out,
+                     runvm_error_t *err);
 void capped_log_write (struct capped_log *l, const void *buf, size_t len);
 void capped_log_writev (struct capped_log *l, const struct iovec *iov, unsigned cnt);
 void capped_log_close (struct capped_log *l);

@@ -266,9 +266,9 @@ phase_legacy (struct vm *vm, runvm_error_t *err)
 {
   /* The console log file is capped: the guest writes to it at will. */
   if (capped_log_open (vm->cfg.console_fd, vm->cfg.console_log,
-                        vm->cfg.console_log_max ? vm->cfg.console_log_max : CONSOLE_LOG_MAX, &vm->console, err)
+                        vm->cfg.console_log_max ? vm->cfg.console_log_max : CONSOLE_LOG_MAX, false, &vm->console, err)
       < 0)
-    return -1;
+    return runvm_error_wrap (err, "console log");
   if (serial_create (vm, err) < 0)
     return -1;
   return i8042_create (vm, err);

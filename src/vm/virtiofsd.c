@@ -385,16 +385,14 @@ virtiofsd_start (const struct virtiofsd_config *cfg, struct virtiofsd **out, int
       return runvm_error_wrap (err, "virtiofsd for '%s'", cfg->tag);
     }
   devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  /* Truncated: the last line must be this run's when we quote it. */
-  log_fd = open (d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (devnull < 0 || log_fd < 0)
+  if (devnull < 0)
     {
-      r = runvm_make_error (err, errno, "virtiofsd for '%s': open %s", cfg->tag, devnull < 0 ? "/dev/null" : d->log_path);
+      r = runvm_make_error (err, errno, "virtiofsd for '%s': open /dev/null", cfg->tag);
       virtiofsd_free (d);
       return r;
     }
-  close (steal_fd (&log_fd));
-  if (capped_log_open (-1, d->log_path, VIRTIOFSD_LOG_MAX, &d->log, err) < 0)
+  /* Truncated: the last line must be this run's when we quote it. */
+  if (capped_log_open (-1, d->log_path, VIRTIOFSD_LOG_MAX, true, &d->log, err) < 0)
     {
       virtiofsd_free (d);
       return runvm_error_wrap (err, "virtiofsd for '%s'", cfg->tag);

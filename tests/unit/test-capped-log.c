@@ -54,7 +54,7 @@ main (void)
   /* A caller's fd: everything, no cap, no rotation. */
   if (pipe (sv) < 0)
     abort ();
-  TAP_OK (capped_log_open (sv[1], path, 10, &l, &err) == 0, "an fd wins over a path");
+  TAP_OK (capped_log_open (sv[1], path, 10, false, &l, &err) == 0, "an fd wins over a path");
   capped_log_write (l, all, 50);
   capped_log_close (l);
   close (sv[1]);
@@ -66,7 +66,7 @@ main (void)
   close (sv[0]);
 
   /* A file, capped at 100 bytes: 30-byte writes rotate before the 4th. */
-  TAP_OK (capped_log_open (-1, path, 100, &l, &err) == 0, "open a log file");
+  TAP_OK (capped_log_open (-1, path, 100, false, &l, &err) == 0, "open a log file");
   for (i = 0; i < 3; i++)
     capped_log_write (l, all + 30 * i, 30);
   TAP_OK (strlen (slurp (path)) == 90 && access (old, F_OK) < 0, "90 bytes: no rotation yet");
@@ -82,7 +82,7 @@ main (void)
 
   /* One write larger than the cap keeps its last part. */
   reset ();
-  TAP_OK (capped_log_open (-1, path, 100, &l, &err) == 0, "open again");
+  TAP_OK (capped_log_open (-1, path, 100, false, &l, &err) == 0, "open again");
   capped_log_write (l, all, 250);
   TAP_OK (strlen (slurp (old)) == 100 && strncmp (slurp (old), all + 100, 100) == 0
               && strlen (slurp (path)) == 50 && strncmp (slurp (path), all + 200, 50) == 0,
@@ -97,7 +97,7 @@ main (void)
       abort ();
     close (fd);
   }
-  TAP_OK (capped_log_open (-1, path, 100, &l, &err) == 0, "open a file that has 80 bytes");
+  TAP_OK (capped_log_open (-1, path, 100, false, &l, &err) == 0, "open a file that has 80 bytes");
   capped_log_write (l, all + 80, 30);
   TAP_OK (strlen (slurp (old)) == 80 && strlen (slurp (path)) == 30, "30 more rotate it first");
   {
@@ -106,9 +106,16 @@ main (void)
   }
   capped_log_close (l);
 
+  /* truncate: an old file starts empty, and the cap counts from zero. */
+  TAP_OK (capped_log_open (-1, path, 100, true, &l, &err) == 0, "open with truncate a file that has 30 bytes");
+  unlink (old);
+  capped_log_write (l, all, 90);
+  TAP_OK (strlen (slurp (path)) == 90 && access (old, F_OK) < 0, "it holds only the 90 bytes written, not rotated");
+  capped_log_close (l);
+
   /* Nowhere: writes are dropped. */
   reset ();
-  TAP_OK (capped_log_open (-1, NULL, 100, &l, &err) == 0, "no fd, no path: discard");
+  TAP_OK (capped_log_open (-1, NULL, 100, false, &l, &err) == 0, "no fd, no path: discard");
   capped_log_write (l, all, 10);
   capped_log_writev (l, &(struct iovec){ .iov_base = all, .iov_len = 10 }, 1);
   TAP_OK (access (path, F_OK) < 0, "nothing written anywhere");
@@ -118,8 +125,8 @@ main (void)
   {
     char bad[160];
     snprintf (bad, sizeof bad, "%s/missing/console.log", dir);
-    int r = capped_log_open (-1, bad, 100, &l, &err);
-    TAP_OK (r < 0 && err && strstr (err->msg, "open console log"), "an unusable path is an error: %s",
+    int r = capped_log_open (-1, bad, 100, false, &l, &err);
+    TAP_OK (r < 0 && err && strstr (err->msg, "open `"), "an unusable path is an error: %s",
             err ? err->msg : "none");
     runvm_error_release (&err);
   }

@@ -124,7 +124,7 @@ virtio_console_attach (struct virtio_device *d, int out_fd, struct virtio_consol
   if (c == NULL)
     return runvm_make_error (err, ENOMEM, "virtio-console");
   pthread_mutex_init (&c->lock, NULL);
-  if (capped_log_open (out_fd, NULL, 0, &c->log, err) < 0)
+  if (capped_log_open (out_fd, NULL, 0, false, &c->log, err) < 0)
     {
       virtio_console_release (c);
       return -1;
