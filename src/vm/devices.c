@@ -9,8 +9,7 @@
 #include "virtio/blk.h"
 #include "virtio/net.h"
 #include "virtio/console.h"
-
-int virtio_rng_create (struct vm *vm, runvm_error_t *err);
+#include "virtio/rng.h"
 
 int vm_create_virtio_devices (struct vm *vm, runvm_error_t *err);
 

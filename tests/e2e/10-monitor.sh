@@ -1,5 +1,5 @@
 # tests/e2e/10-monitor.sh — the monitor on its own (`runvm vm`): vCPUs and
-# memory the guest sees, the serial and virtio consoles, virtio-fs, vsock,
+# memory the guest sees, virtio-rng, the serial and virtio consoles, virtio-fs, vsock,
 # virtio-blk, virtio-net over a tap, how the VM ends (reboot, triple fault,
 # panic, poweroff) and that kill -9 leaves no virtiofsd behind. Every case
 # boots a real VM from a busybox initramfs whose /init (tests/e2e/monitor/init)
@@ -91,6 +91,7 @@ t_is "the guest has the TSC-deadline timer (CPUID)" "$(val TSC_DEADLINE)" yes
 # There is no 8254 PIT then (see the kvm-pit check below): the guest's
 # clock event device is the LAPIC's TSC-deadline mode, and it ticks.
 t_is "the guest's clock event device is lapic-deadline" "$(val CLOCKEVENT)" lapic-deadline
+t_is "without --rng the guest has no hardware RNG" "$(val RNG_CURRENT)" none
 cs=$(val SLEEP_CS)
 if [ -n "$cs" ] && [ "$cs" -ge 50 ] && [ "$cs" -lt 1000 ]; then
 	t_pass "sleep 0.5 in the guest ends after 0.5-10 s of its uptime (${cs}0 ms)"
@@ -101,6 +102,19 @@ t_is "no --cpus: one vCPU" "$(
 	vm resources --mem 128
 	val NPROC
 )" 1
+
+# ---- virtio-rng ----
+vm rng --rng
+vm_ended "virtio-rng: the guest boots with --rng"
+t_is "the guest's hardware RNG is virtio-rng" "$(val RNG_CURRENT)" virtio_rng.0
+t_is "4096 bytes read from /dev/hwrng" "$(val RNG_BYTES)" 4096
+distinct=$(val RNG_DISTINCT)
+if [ -n "$distinct" ] && [ "$distinct" -ge 240 ]; then
+	t_pass "they look random: $distinct of 256 byte values"
+else
+	t_fail "they look random (at least 240 of 256 byte values)" "RNG_DISTINCT='$distinct'" "$(vm_diag)"
+fi
+t_is "a second read gives other bytes" "$(val RNG_AGAIN)" differs
 
 # ---- virtio-console ----
 vm_append="console=hvc0" vm hvc --console-virtio
