@@ -54,11 +54,13 @@ proto_recv (int fd, char **json, size_t *len, runvm_error_t *err)
 }
 
 unsigned
-json_depth (const char *s, unsigned max)
+json_depth (const char *s, unsigned max, bool *comment)
 {
   unsigned depth = 0, deepest = 0;
   const char *e;
 
+  if (comment)
+    *comment = false;
   for (; *s; s++)
     switch (*s)
       {
@@ -74,6 +76,8 @@ json_depth (const char *s, unsigned max)
       case '/':
         /* yajl_tree_parse allows comments; a quote or bracket in one is not
          * JSON. Unterminated: yajl stops there too. */
+        if (comment && (s[1] == '*' || s[1] == '/'))
+          *comment = true;
         if (s[1] == '*' && (e = strstr (s + 2, "*/")) != NULL)
           s = e + 1;
         else if (s[1] == '/' && (e = strchr (s + 2, '\n')) != NULL)
@@ -100,10 +104,19 @@ json_depth (const char *s, unsigned max)
 yajl_val
 json_parse (const char *json, char *errbuf, size_t errlen)
 {
-  if (json_depth (json, RUNVM_JSON_MAX_DEPTH) > RUNVM_JSON_MAX_DEPTH)
+  bool comment;
+
+  if (json_depth (json, RUNVM_JSON_MAX_DEPTH, &comment) > RUNVM_JSON_MAX_DEPTH)
     {
       if (errbuf && errlen)
         snprintf (errbuf, errlen, "nested deeper than %d levels", RUNVM_JSON_MAX_DEPTH);
+      return NULL;
+    }
+  if (comment)
+    {
+      /* yajl's own words for a comment when comments are off */
+      if (errbuf && errlen)
+        snprintf (errbuf, errlen, "parse error: probable comment found in input text, comments are not enabled");
       return NULL;
     }
   return yajl_tree_parse (json, errbuf, errlen);

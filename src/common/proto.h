@@ -3,6 +3,7 @@
 #ifndef RUNVM_PROTO_H
 #define RUNVM_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
@@ -36,13 +37,16 @@ int proto_recv_tree (int fd, yajl_val *tree, const char **type, runvm_error_t *e
  * RUNVM_JSON_MAX_DEPTH (errbuf then says so). yajl parses any depth, but
  * yajl_tree_free recurses once per level: a 4 MiB frame of '[' from a
  * hostile guest would overflow the stack of the thread that frees it, on
- * a parse error too (the half-built tree is freed). Every JSON runvm and
- * runvm-init parse goes through here. */
+ * a parse error too (the half-built tree is freed). It also refuses
+ * comments, which yajl_tree_parse would allow: JSON has none, and runc
+ * (Go's encoding/json) refuses a config.json with one. Every JSON runvm
+ * and runvm-init parse goes through here. */
 yajl_val json_parse (const char *json, char *errbuf, size_t errlen);
 /* The deepest nesting of arrays and objects in json, counted as yajl's
  * lexer sees it (not inside strings or comments); stops counting, and
- * returns a value > max, as soon as it passes max. */
-unsigned json_depth (const char *json, unsigned max);
+ * returns a value > max, as soon as it passes max. *comment (when not
+ * NULL) says whether a comment started before it stopped. */
+unsigned json_depth (const char *json, unsigned max, bool *comment);
 
 /* Small accessors over yajl trees: NULL/default when absent or wrong type. */
 const char *proto_get_string (yajl_val obj, const char *key);

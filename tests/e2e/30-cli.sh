@@ -144,6 +144,15 @@ echo '{ "ociVersion": ' >"$tmp/bad/config.json"
 out=$(R create -b "$tmp/bad" e2 2>&1)
 t_like "create with malformed JSON fails clearly" "$out" "config.json"
 t_ok "malformed JSON leaves nothing behind" e2e_nothing_left "$root" e2 "$tmp/bad/rootfs"
+# runc reads config.json with Go's encoding/json: a comment is an error
+# ("invalid character '/' looking for beginning of object key string").
+e2e_bundle "$tmp/comment" /bin/true
+sed -i '1s|^{|{ /* a comment */ |' "$tmp/comment/config.json"
+out=$(R create -b "$tmp/comment" e2c 2>&1)
+rc=$?
+t_like "create with a comment in config.json fails, as runc's does" "$out" "config.json: invalid JSON: .*comment"
+t_is "create with a comment in config.json exits 1" "$rc" 1
+t_ok "a comment in config.json leaves nothing behind" e2e_nothing_left "$root" e2c "$tmp/comment/rootfs"
 e2e_bundle "$tmp/norootfs" /bin/true
 e2e_bundle_set "$tmp/norootfs" 'c["root"]["path"] = "missing"'
 out=$(R create -b "$tmp/norootfs" e3 2>&1)

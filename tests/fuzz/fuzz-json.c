@@ -4,8 +4,10 @@
  * through yajl's own parser, configured as yajl_tree_parse configures it
  * (comments allowed, UTF-8 checked, up to the first NUL), with callbacks
  * that track the depth yajl reaches before it finishes or fails. More than
- * json_depth said is a bug (abort). Then json_parse builds and frees the
- * tree, under the sanitizers. */
+ * json_depth said is a bug (abort). json_parse refuses comments on the
+ * strength of json_depth's scan, so where it saw none, yajl with comments
+ * off must end as yajl with them on did (else abort). Then json_parse
+ * builds and frees the tree, under the sanitizers. */
 #include <config.h>
 #include "proto.h"
 
@@ -56,6 +58,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct depth d = { 0, 0 };
   char *s = malloc (size + 1), errbuf[128];
   unsigned guard;
+  bool comment;
+  yajl_status st;
   yajl_handle h;
   yajl_val t;
 
@@ -63,14 +67,28 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
   memcpy (s, data, size);
   s[size] = '\0';
-  guard = json_depth (s, UINT32_MAX);
+  guard = json_depth (s, UINT32_MAX, &comment);
   h = yajl_alloc (&cb, NULL, &d);
   yajl_config (h, yajl_allow_comments, 1);
-  if (yajl_parse (h, (const unsigned char *) s, strlen (s)) == yajl_status_ok)
-    yajl_complete_parse (h);
+  if ((st = yajl_parse (h, (const unsigned char *) s, strlen (s))) == yajl_status_ok)
+    st = yajl_complete_parse (h);
   yajl_free (h);
   if (d.max > guard)
     abort (); /* yajl nested deeper than the guard counted */
+  if (!comment)
+    {
+      /* No comment seen: yajl with comments off must agree with yajl with
+       * them on, or the scan missed a comment json_parse lets through. */
+      struct depth d0 = { 0, 0 };
+      yajl_status st0;
+      h = yajl_alloc (&cb, NULL, &d0);
+      yajl_config (h, yajl_allow_comments, 0);
+      if ((st0 = yajl_parse (h, (const unsigned char *) s, strlen (s))) == yajl_status_ok)
+        st0 = yajl_complete_parse (h);
+      yajl_free (h);
+      if (st0 != st)
+        abort ();
+    }
   t = json_parse (s, errbuf, sizeof errbuf);
   yajl_tree_free (t);
   free (s);

@@ -129,13 +129,31 @@ main (void)
     yajl_val t;
     size_t n;
 
-    TAP_OK (json_depth ("{\"a\":[1,{\"b\":[]}],\"c\":{}}", 100) == 4, "depth: objects and arrays counted");
-    TAP_OK (json_depth ("[\"[[[\\\"[[\", \"]\"]", 100) == 1, "depth: brackets and escaped quotes in strings do not count");
-    TAP_OK (json_depth ("/* \" */ [[ // \"\n [ ] ] ]", 100) == 3,
+    TAP_OK (json_depth ("{\"a\":[1,{\"b\":[]}],\"c\":{}}", 100, NULL) == 4, "depth: objects and arrays counted");
+    TAP_OK (json_depth ("[\"[[[\\\"[[\", \"]\"]", 100, NULL) == 1, "depth: brackets and escaped quotes in strings do not count");
+    TAP_OK (json_depth ("/* \" */ [[ // \"\n [ ] ] ]", 100, NULL) == 3,
             "depth: a quote in a comment does not hide the brackets after it");
-    TAP_OK (json_depth ("]]]][[", 100) == 2, "depth: stray closers do not lower it below zero");
-    TAP_OK (json_depth ("[[[\"unterminated [[[", 100) == 3, "depth: counting stops where yajl stops (open string)");
-    TAP_OK (json_depth ("[[[[[[", 3) == 4, "depth: stops counting past the bound");
+    TAP_OK (json_depth ("]]]][[", 100, NULL) == 2, "depth: stray closers do not lower it below zero");
+    TAP_OK (json_depth ("[[[\"unterminated [[[", 100, NULL) == 3, "depth: counting stops where yajl stops (open string)");
+    TAP_OK (json_depth ("[[[[[[", 3, NULL) == 4, "depth: stops counting past the bound");
+    {
+      bool c1 = true, c2 = false, c3 = false, c4 = true;
+      json_depth ("{\"a\":\"/* not a comment */ // nor this\",\"b\":1}", 100, &c1);
+      json_depth ("[1, /* c */ 2]", 100, &c2);
+      json_depth ("[1, // c\n 2]", 100, &c3);
+      json_depth ("[1, 2] / 3", 100, &c4);
+      TAP_OK (!c1 && c2 && c3 && !c4, "comment: /* */ and // are seen, not inside strings, a lone / is not one");
+    }
+    {
+      char cbuf[128] = "";
+      yajl_val ct = json_parse ("{\"ociVersion\": /* hi */ \"1.0.2\"}", cbuf, sizeof cbuf);
+      TAP_OK (ct == NULL && strstr (cbuf, "comments are not enabled"), "json_parse: a comment is refused, as runc does (%s)",
+              cbuf);
+      yajl_tree_free (ct);
+      ct = json_parse ("{\"path\": \"/usr//bin/*x*/\"}", cbuf, sizeof cbuf);
+      TAP_OK (ct != NULL, "json_parse: slashes and stars inside strings are fine");
+      yajl_tree_free (ct);
+    }
 
     memset (j, '[', RUNVM_JSON_MAX_DEPTH);
     memset (j + RUNVM_JSON_MAX_DEPTH, ']', RUNVM_JSON_MAX_DEPTH);

@@ -118,6 +118,10 @@ static void
 test_errors (void)
 {
   expect_error ("{", "invalid JSON: parse error: premature EOF");
+  /* runc (Go's encoding/json) refuses comments; yajl_tree_parse alone
+   * would take them. */
+  expect_error ("{" V " /* a comment */}",
+                "invalid JSON: parse error: probable comment found in input text, comments are not enabled");
   {
     /* An unknown member nested past Go's (and runc's) limit. */
     static char deep[2 * 10001 + 64];
