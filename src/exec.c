@@ -4,6 +4,7 @@
  * exits with the process's status, so conmon can wait on it (with --detach
  * a child of ours does the waiting and its pid goes to --pid-file). */
 #include <config.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -20,12 +21,13 @@
 #include "commands.h"
 #include "container.h"
 #include "proto.h"
+#include "oci-spec/spec.h"
 #include "utils.h"
 
 struct exec_options
 {
   const char *process_file, *pid_file, *console_socket, *cwd, *user;
-  bool tty, detach, no_new_privs;
+  bool tty, detach, no_new_privs, ignore_paused;
   char *env[256];
   size_t n_env;
   char *caps[64];
@@ -75,6 +77,18 @@ gen_caps (yajl_gen gen, yajl_val base, const struct exec_options *o)
       yajl_gen_array_close (gen);
     }
   yajl_gen_map_close (gen);
+}
+
+/* runc checks the process before it runs anything (validateProcessSpec):
+ * the same checks, in its words, before the request leaves the host. */
+static int
+check_process (yajl_val node, runvm_error_t *err)
+{
+  cleanup_oci_process oci_process *p = NULL;
+
+  if (oci_process_parse (node, "process", &p, err) < 0)
+    return -1;
+  return oci_process_validate (p, err);
 }
 
 /* The container's process with the exec flags applied, as JSON. */
@@ -300,48 +314,58 @@ parse_exec_flags (int argc, char **argv, struct exec_options *o, runvm_error_t *
       case 'n':
         o->no_new_privs = true;
         break;
+      case 'i':
+        o->ignore_paused = true;
+        break;
       case 'f':
       case 'g':
       case 'l':
       case 'a':
       case 'G':
-      case 'i':
         break;
       default:
         return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[optind - 1]);
       }
   if (optind >= argc)
-    return runvm_make_error (err, 0, "\"exec\" requires a minimum of 1 argument(s)");
+    return runvm_make_error (err, 0, "%s: \"exec\" requires a minimum of 1 argument(s)", program_invocation_name);
   o->args = argv + optind + 1;
   o->n_args = argc - optind - 1;
-  if (o->process_file == NULL && o->n_args == 0)
-    return runvm_make_error (err, 0, "exec: process args cannot be empty");
   return optind;
 }
 
-int
-cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+/* Everything after the arguments: runc reports a failure here as "exec
+ * failed: ..." with status 255 (cmd_exec adds both). */
+static int
+exec_process (struct runvm_global *g, const struct exec_options *opts, const char *id, runvm_error_t *err)
 {
-  struct exec_options o = { 0 };
+  struct exec_options o = *opts;
   struct container_state st;
   cleanup_free char *dir = NULL, *process = NULL, *config = NULL, *request = NULL;
   cleanup_close int sock = -1, master = -1, slave = -1;
   yajl_val reply = NULL, cfg = NULL;
-  const char *id, *type = NULL, *status;
+  const char *type = NULL, *status;
   char errbuf[256];
-  int idx, r;
+  int r;
 
-  idx = parse_exec_flags (argc, argv, &o, err);
-  if (idx < 0)
-    return -1;
-  id = argv[idx];
   if (container_load (g, id, &st, err) < 0)
     return -1;
   status = container_status (&st);
   if (strcmp (status, "running") != 0)
     {
+      /* runc's words. --ignore-paused cannot help here: a paused VM's
+       * vCPUs are stopped, nothing in the guest would start the process. */
+      bool paused = strcmp (status, "paused") == 0;
+      runvm_make_error (err, 0, "cannot exec in a %s container%s", status,
+                        paused && !o.ignore_paused ? " (use --ignore-paused to override)"
+                        : paused                   ? " (its VM's vCPUs are stopped)"
+                                                   : "");
       container_state_release (&st);
-      return runvm_make_error (err, 0, "cannot exec in a %s container", status);
+      return -1;
+    }
+  if (o.process_file == NULL && o.n_args == 0)
+    {
+      runvm_make_error (err, 0, "process args cannot be empty");
+      goto fail;
     }
   if (o.process_file)
     {
@@ -354,8 +378,11 @@ cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
           goto fail;
         }
       o.tty = proto_get_bool (cfg, "terminal", o.tty);
+      r = check_process (cfg, err);
       yajl_tree_free (cfg);
       cfg = NULL;
+      if (r < 0)
+        goto fail;
     }
   else
     {
@@ -366,6 +393,13 @@ cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
       if (cfg)
         yajl_tree_free (cfg);
       if (process == NULL)
+        goto fail;
+      cfg = json_parse (process, errbuf, sizeof errbuf);
+      r = cfg ? check_process (cfg, err) : runvm_make_error (err, 0, "exec: process: %s", errbuf);
+      if (cfg)
+        yajl_tree_free (cfg);
+      cfg = NULL;
+      if (r < 0)
         goto fail;
     }
   if (o.tty && o.detach && o.console_socket == NULL)
@@ -417,7 +451,7 @@ cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
   if (strcmp (type, "exec-started") != 0)
     {
       const char *msg = proto_get_string (reply, "message");
-      runvm_make_error (err, 0, "exec failed: %s", msg ? msg : type);
+      runvm_make_error (err, 0, "%s", msg ? msg : type);
       yajl_tree_free (reply);
       goto fail;
     }
@@ -457,4 +491,18 @@ cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
 fail:
   container_state_release (&st);
   return -1;
+}
+
+int
+cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+{
+  struct exec_options o = { 0 };
+  int idx = parse_exec_flags (argc, argv, &o, err);
+
+  if (idx < 0)
+    return -1;
+  g->failure_status = 255;
+  if (exec_process (g, &o, argv[idx], err) < 0)
+    return runvm_error_wrap (err, "exec failed");
+  return 0;
 }

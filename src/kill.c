@@ -1,6 +1,7 @@
 /* runvm kill [--all] ID [SIGNAL]: signals the container's process in the
  * guest (default SIGTERM). Only a created or running container can be killed. */
 #include <config.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,8 +27,10 @@ cmd_kill (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
       else
         return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
     }
-  if (argc - i < 1 || argc - i > 2)
-    return runvm_make_error (err, 0, "\"kill\" requires a minimum of 1 and a maximum of 2 arguments");
+  if (argc - i < 1)
+    return runvm_make_error (err, 0, "%s: \"kill\" requires a minimum of 1 argument(s)", program_invocation_name);
+  if (argc - i > 2)
+    return runvm_make_error (err, 0, "%s: \"kill\" requires a maximum of 2 argument(s)", program_invocation_name);
   if (argc - i == 2 && (sig = parse_signal (argv[i + 1], err)) < 0)
     return -1;
   if (container_load (g, argv[i], &st, err) < 0)

@@ -242,6 +242,8 @@ lifecycle_create (struct runvm_global *g, struct create_options *o, pid_t *monit
     return -1;
   if (spec->process == NULL)
     return runvm_make_error (err, 0, "process property must not be empty");
+  if (oci_process_validate (spec->process, err) < 0)
+    return -1;
   if (spec->root_path == NULL)
     return runvm_make_error (err, 0, "root must be specified");
   if (spec->root_path[0] == '/')

@@ -1,6 +1,7 @@
 /* runvm ps [--format table|json] ID: the container's processes as the
  * guest sees them (guest pids: they live in the VM, not on the host). */
 #include <config.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ cmd_ps (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
         return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
     }
   if (argc - i < 1)
-    return runvm_make_error (err, 0, "\"ps\" requires a minimum of 1 argument(s)");
+    return runvm_make_error (err, 0, "%s: \"ps\" requires a minimum of 1 argument(s)", program_invocation_name);
   if (container_load (g, argv[i], &st, err) < 0)
     return -1;
   if (strcmp (container_status (&st), "running") != 0 && strcmp (container_status (&st), "created") != 0)

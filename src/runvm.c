@@ -2,6 +2,7 @@
  * reporting (the single place an error is printed): logrus text on stderr,
  * or the --log file in text or json lines, as runc writes them. */
 #include <config.h>
+#include <errno.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -191,7 +192,7 @@ main (int argc, char **argv)
           msg = full;
         }
       runvm_log (&g, "error", msg);
-      return 1;
+      return g.failure_status ? g.failure_status : 1;
     }
   return 0;
 }
@@ -200,6 +201,6 @@ int
 require_id (int argc, char **argv, int first, runvm_error_t *err)
 {
   if (argc - first != 1)
-    return runvm_make_error (err, 0, "\"%s\" requires exactly 1 argument(s)", argv[0]);
+    return runvm_make_error (err, 0, "%s: \"%s\" requires exactly 1 argument(s)", program_invocation_name, argv[0]);
   return 0;
 }

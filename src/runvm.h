@@ -12,6 +12,7 @@ struct runvm_global
   const char *log_format; /* text|json */
   int debug;
   int systemd_cgroup;
+  int failure_status; /* exit status when the command fails; 0: 1 */
 };
 
 typedef int (*runvm_command_fn) (struct runvm_global *g, int argc, char **argv, runvm_error_t *err);

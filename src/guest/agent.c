@@ -196,8 +196,10 @@ create_container (yajl_val msg, runvm_error_t *err)
     return runvm_error_wrap (err, "loading config.json");
   if (agent.spec->process == NULL)
     return runvm_make_error (err, 0, "loading config.json: process: missing required field");
-  if (agent.spec->process->n_args == 0)
-    return runvm_make_error (err, 0, "loading config.json: process.args: must not be empty");
+  /* The host checked it before it booted us (runc's words); so again,
+   * for a process this code will run. */
+  if (oci_process_validate (agent.spec->process, err) < 0)
+    return -1;
   agent.cfg.spec = agent.spec;
   if (parse_shares (msg, err) < 0 || mount_shares (err) < 0)
     return -1;
@@ -341,9 +343,9 @@ handle_exec (yajl_val msg)
       send_error ("exec-error", (int) id, 0, err->msg);
       return;
     }
-  if (proc->n_args == 0)
+  if (oci_process_validate (proc, &err) < 0)
     {
-      send_error ("exec-error", (int) id, 0, "process.args: must not be empty");
+      send_error ("exec-error", (int) id, 0, err->msg);
       return;
     }
   p = new_proc ((int) id, proc->terminal);

@@ -17,39 +17,15 @@
 int
 apply_rlimits (const oci_process *p, runvm_error_t *err)
 {
-  static const struct
-  {
-    const char *name;
-    int resource;
-  } names[] = {
-    { "RLIMIT_AS", RLIMIT_AS },
-    { "RLIMIT_CORE", RLIMIT_CORE },
-    { "RLIMIT_CPU", RLIMIT_CPU },
-    { "RLIMIT_DATA", RLIMIT_DATA },
-    { "RLIMIT_FSIZE", RLIMIT_FSIZE },
-    { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-    { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-    { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-    { "RLIMIT_NICE", RLIMIT_NICE },
-    { "RLIMIT_NOFILE", RLIMIT_NOFILE },
-    { "RLIMIT_NPROC", RLIMIT_NPROC },
-    { "RLIMIT_RSS", RLIMIT_RSS },
-    { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-    { "RLIMIT_RTTIME", RLIMIT_RTTIME },
-    { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-    { "RLIMIT_STACK", RLIMIT_STACK },
-  };
-  size_t i, k;
+  size_t i;
 
   for (i = 0; i < p->n_rlimits; i++)
     {
       struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
-      for (k = 0; k < ARRAY_SIZE (names); k++)
-        if (strcmp (p->rlimits[i].type, names[k].name) == 0)
-          break;
-      if (k == ARRAY_SIZE (names))
-        return runvm_make_error (err, 0, "unknown rlimit type %s", p->rlimits[i].type);
-      if (setrlimit (names[k].resource, &rl) < 0)
+      int resource = oci_rlimit_resource (p->rlimits[i].type);
+      if (resource < 0)
+        return runvm_make_error (err, 0, "wrong rlimit value: %s", p->rlimits[i].type);
+      if (setrlimit (resource, &rl) < 0)
         return runvm_make_error (err, errno, "error setting rlimit type %s", p->rlimits[i].type);
     }
   return 0;

@@ -166,12 +166,18 @@ close_sync (struct guest_proc *p)
   p->sync_fd = -1;
 }
 
+/* The child could not become the process. runc words every such failure
+ * "unable to start container process: ...", for create and exec alike. */
 static void
-process_failed (struct guest_proc *p, int status, const char *message)
+process_failed (struct guest_proc *p, int status, const char *why)
 {
+  cleanup_free char *message = NULL;
+
   if (p->failed)
     return;
   p->failed = true;
+  if (asprintf (&message, "unable to start container process: %s", why) < 0)
+    abort ();
   if (p->id < 0)
     {
       if (agent.state == CREATING)

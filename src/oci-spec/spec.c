@@ -11,8 +11,59 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* ---- process ---- */
+
+int
+oci_rlimit_resource (const char *name)
+{
+  static const struct
+  {
+    const char *name;
+    int resource;
+  } names[] = {
+    { "RLIMIT_AS", RLIMIT_AS },
+    { "RLIMIT_CORE", RLIMIT_CORE },
+    { "RLIMIT_CPU", RLIMIT_CPU },
+    { "RLIMIT_DATA", RLIMIT_DATA },
+    { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+    { "RLIMIT_LOCKS", RLIMIT_LOCKS },
+    { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+    { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+    { "RLIMIT_NICE", RLIMIT_NICE },
+    { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+    { "RLIMIT_NPROC", RLIMIT_NPROC },
+    { "RLIMIT_RSS", RLIMIT_RSS },
+    { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+    { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+    { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+    { "RLIMIT_STACK", RLIMIT_STACK },
+  };
+  size_t i;
+
+  for (i = 0; i < ARRAY_SIZE (names); i++)
+    if (strcmp (name, names[i].name) == 0)
+      return names[i].resource;
+  return -1;
+}
+
+int
+oci_process_validate (const oci_process *p, runvm_error_t *err)
+{
+  size_t i;
+
+  if (p->cwd == NULL || p->cwd[0] == '\0')
+    return runvm_make_error (err, 0, "Cwd property must not be empty");
+  if (p->cwd[0] != '/')
+    return runvm_make_error (err, 0, "Cwd must be an absolute path");
+  if (p->n_args == 0)
+    return runvm_make_error (err, 0, "args must not be empty");
+  for (i = 0; i < p->n_rlimits; i++)
+    if (oci_rlimit_resource (p->rlimits[i].type) < 0)
+      return runvm_make_error (err, 0, "wrong rlimit value: %s", p->rlimits[i].type);
+  return 0;
+}
 
 static int
 parse_rlimit (yajl_val e, const char *p, void *items, size_t i, runvm_error_t *err)
@@ -109,19 +160,14 @@ oci_process_parse (yajl_val node, const char *where, oci_process **out, runvm_er
       if (parse_user (sub, up, p, err) < 0)
         return -1;
     }
-  if (spec_get_string_array (node, where, "args", true, &p->args, &p->n_args, err) < 0
+  /* args and cwd may be absent here: oci_process_validate says what runc
+   * says of that. */
+  if (spec_get_string_array (node, where, "args", false, &p->args, &p->n_args, err) < 0
       || spec_get_string_array (node, where, "env", false, &p->env, &p->n_env, err) < 0
       || spec_get_string (node, where, "cwd", false, &p->cwd, err) < 0)
     return -1;
   if (p->env == NULL)
     p->env = spec_xcalloc (1, sizeof (char *));
-  if (p->cwd == NULL)
-    p->cwd = spec_xstrdup ("/");
-  else if (p->cwd[0] != '/')
-    {
-      cleanup_free char *cp = spec_join_path (where, "cwd");
-      return runvm_make_error (err, 0, "%s: must be an absolute path", cp);
-    }
   if (spec_get_object (node, where, "capabilities", &sub, err) < 0)
     return -1;
   if (sub)

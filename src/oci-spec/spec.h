@@ -50,7 +50,7 @@ typedef struct
   size_t n_args;
   char **env;
   size_t n_env;
-  char *cwd; /* "/" when absent */
+  char *cwd; /* NULL when absent: oci_process_validate refuses that, as runc does */
 
   oci_capabilities *capabilities; /* NULL when absent */
   oci_rlimit *rlimits;
@@ -227,6 +227,13 @@ void oci_spec_free (oci_spec *spec);
  * `where` is the JSON path used in messages ("process"). */
 int oci_process_parse (yajl_val node, const char *where, oci_process **out, runvm_error_t *err);
 void oci_process_free (oci_process *process);
+/* What runc checks of a process before it starts anything
+ * (validateProcessSpec, and the rlimit names), in its order and words:
+ * "Cwd property must not be empty", "Cwd must be an absolute path", "args
+ * must not be empty", "wrong rlimit value: NAME". */
+int oci_process_validate (const oci_process *process, runvm_error_t *err);
+/* The RLIMIT_* resource number NAME stands for, or -1. */
+int oci_rlimit_resource (const char *name);
 
 /* Helpers for users of the structures. */
 const char *oci_spec_annotation (const oci_spec *spec, const char *key);

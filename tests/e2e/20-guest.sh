@@ -52,7 +52,7 @@ B nopath pass nosuch-cmd
 out=$(R create -b "$tmp/nopath" nopath 2>&1)
 rc=$?
 t_like "create: a bare name not in \$PATH fails with runc's message" "$out" \
-	'exec: \\?"nosuch-cmd\\?": executable file not found in \$PATH'
+	'runvm create failed: unable to start container process: exec: \\?"nosuch-cmd\\?": executable file not found in \$PATH'
 t_is "create: ... and exits 1 (as runc)" "$rc" 1
 t_ok "create: ... and leaves no container behind" test ! -e "$root/nopath"
 B noexe pass /bin/nosuch

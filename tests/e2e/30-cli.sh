@@ -84,6 +84,11 @@ t_like "ps --format json lists guest pids" "$ps" '^\[[0-9]+(,[0-9]+)*\]$'
 t_like "events --stats prints runc's stats event" "$(R events --stats life)" '"type":"stats","id":"life"'
 t_ok "pause" R pause life
 t_like "state after pause is paused" "$(R state life)" '"status": "paused"'
+out=$(R exec life /bin/true 2>&1)
+rc=$?
+t_like "exec in a paused container: runc's message" "$out" \
+	"exec failed: cannot exec in a paused container \\(use --ignore-paused to override\\)"
+t_is "... and exits 255" "$rc" 255
 t_ok "resume" R resume life
 t_like "state after resume is running" "$(R state life)" '"status": "running"'
 out=$(R resume life 2>&1)
@@ -94,7 +99,15 @@ t_like "exec runs inside the VM (guest /proc/version)" "$out" "runvm"
 R exec life /bin/testinit exit 5
 t_is "exec exits with the process's status" "$?" 5
 out=$(R exec life /bin/nosuch 2>&1)
-t_like "exec of a missing executable fails with runc's message" "$out" 'exec: \\?"/bin/nosuch\\?": stat /bin/nosuch: no such file or directory'
+rc=$?
+t_like "exec of a missing executable fails with runc's message" "$out" \
+	'exec failed: unable to start container process: exec: \\?"/bin/nosuch\\?": stat /bin/nosuch: no such file or directory'
+t_is "a failed exec exits 255 (as runc)" "$rc" 255
+out=$(R exec --cwd tmp life /bin/true 2>&1)
+rc=$?
+t_like "exec --cwd with a relative path: runc's message" "$out" "exec failed: Cwd must be an absolute path"
+t_is "... and exits 255" "$rc" 255
+t_like "the container still runs after failed execs" "$(R state life)" '"status": "running"'
 R exec --detach --pid-file "$tmp/exec.pid" life /bin/testinit sleep 1
 t_is "exec --detach returns at once" "$?" 0
 epid=$(cat "$tmp/exec.pid")
@@ -135,6 +148,29 @@ out=$(R state nosuch 2>&1)
 t_like "state of an unknown id: runc's message" "$out" "container does not exist"
 out=$(R kill nosuch 2>&1)
 t_like "kill of an unknown id: runc's message" "$out" "container does not exist"
+out=$(R exec nosuch /bin/true 2>&1)
+rc=$?
+t_like "exec in an unknown id: runc's message" "$out" "exec failed: container does not exist"
+t_is "... and exits 255 (as runc)" "$rc" 255
+out=$(R state 2>&1)
+rc=$?
+t_like "state without an id: runc's message, with the program's name" "$out" "msg=.$RUNVM: .{1,2}state.{1,2} requires exactly 1 argument"
+t_is "... and exits 1" "$rc" 1
+out=$(R kill a b c 2>&1)
+t_like "kill with three arguments: runc's message" "$out" "kill.{1,2} requires a maximum of 2 argument"
+# runc's checks of the process (validateProcessSpec, rlimit names), made
+# before any VM is booted
+for bad in 'del c["process"]["cwd"]|Cwd property must not be empty' \
+	'c["process"]["cwd"] = "rel"|Cwd must be an absolute path' \
+	'c["process"]["args"] = []|args must not be empty' \
+	'c["process"]["rlimits"] = [{"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}]|wrong rlimit value: RLIMIT_BOGUS'; do
+	e2e_bundle "$tmp/badproc" /bin/true
+	e2e_bundle_set "$tmp/badproc" "${bad%%|*}"
+	out=$(R create -b "$tmp/badproc" bp 2>&1)
+	rc=$?
+	t_like "create: ${bad#*|} (runc's message)" "$out" "runvm create failed: ${bad#*|}"
+	t_is "... exits 1 and leaves nothing behind" "$rc/$(e2e_nothing_left "$root" bp "$tmp/badproc/rootfs" && echo clean)" 1/clean
+done
 mkdir -p "$tmp/empty"
 out=$(R create -b "$tmp/empty" e1 2>&1)
 t_like "create without config.json: runc's message" "$out" "JSON specification file config.json not found"

@@ -58,6 +58,11 @@ out=$(P exec execme cat /proc/version 2>&1)
 t_like "podman exec runs inside the VM (guest /proc/version)" "$out" "runvm"
 P exec execme sh -c 'exit 4' >/dev/null 2>&1
 t_is "podman exec: exit code propagates" "$?" 4
+# podman reads the runtime's words: "executable file not found" -> 127
+out=$(P exec execme nosuch-cmd 2>&1)
+rc=$?
+t_is "podman exec of a missing command exits 127, as with runc" "$rc" 127
+t_like "... and says the command was not found" "$out" "executable file not found|command was not found"
 
 out=$(script -qec "podman --runtime '$tmp/runvm' --cgroup-manager=cgroupfs --events-backend=file --root '$tmp/storage' --runroot '$tmp/run' --storage-driver=vfs run -it --rm --network none $img testinit tty" /dev/null 2>&1)
 t_like "podman run -it gets a tty" "$out" "stdin_tty=1"

@@ -136,7 +136,8 @@ test_rlimits (void)
           "rlimits");
   free (run_full ("\"args\":[\"testinit\",\"rlimits\"],\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"hard\":1,\"soft\":1}]",
                   "", "", true, &st, &error));
-  TAP_OK (error && strcmp (error, "unknown rlimit type RLIMIT_BOGUS") == 0, "unknown rlimit type is an error");
+  TAP_OK (error && strcmp (error, "wrong rlimit value: RLIMIT_BOGUS") == 0,
+          "unknown rlimit type is an error, in runc's words (%s)", error ? error : "none");
   free (error);
 }
 
@@ -219,7 +220,7 @@ test_seccomp (void)
     char *error = NULL;
     free (run_full ("\"args\":[\"testinit\",\"exit\"]",
                     "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_BOGUS\"},", "", true, &st, &error));
-    TAP_OK (error && strcmp (error, "seccomp: unknown action SCMP_ACT_BOGUS") == 0, "seccomp: unknown action (%s)",
+    TAP_OK (error && strcmp (error, "unable to start container process: seccomp: unknown action SCMP_ACT_BOGUS") == 0, "seccomp: unknown action (%s)",
             error ? error : "");
     free (error);
   }
@@ -451,14 +452,14 @@ test_exec (void)
   fake_host_listen (&h, 2052);
   fake_host_listen (&h, 2053);
   fake_host_listen (&h, 2054);
-  fake_host_send (&h, "{\"type\":\"exec\",\"exec\":1,\"stdin\":false,\"process\":{\"args\":[\"nope\"],"
+  fake_host_send (&h, "{\"type\":\"exec\",\"exec\":1,\"stdin\":false,\"process\":{\"args\":[\"nope\"],\"cwd\":\"/\","
                       "\"env\":[\"PATH=/bin\"]}}");
   out = fake_host_accept (&h, 2053, 3000);
   err = fake_host_accept (&h, 2054, 3000);
   m = recv_type (&h, "exec-error");
   {
     const char *msg = m ? proto_get_string (m, "message") : NULL;
-    TAP_OK (msg && strcmp (msg, "exec: \"nope\": executable file not found in $PATH") == 0
+    TAP_OK (msg && strcmp (msg, "unable to start container process: exec: \"nope\": executable file not found in $PATH") == 0
                 && proto_get_int (m, "status", &v) == 0 && v == 127,
             "exec-error with runc's message and status 127");
   }
@@ -469,7 +470,7 @@ test_exec (void)
 
   /* Exec sees the container's seccomp profile, user and a terminal. */
   fake_host_listen (&h, 2059);
-  fake_host_send (&h, "{\"type\":\"exec\",\"exec\":2,\"process\":{\"args\":[\"testinit\",\"syscall-errno\",\"mkdir\"],"
+  fake_host_send (&h, "{\"type\":\"exec\",\"exec\":2,\"process\":{\"args\":[\"testinit\",\"syscall-errno\",\"mkdir\"],\"cwd\":\"/\","
                       "\"terminal\":true,\"env\":[\"PATH=/bin\"]}}");
   tty = fake_host_accept (&h, 2059, 3000);
   m = recv_type (&h, "exec-started");
@@ -483,7 +484,7 @@ test_exec (void)
     yajl_tree_free (m);
   close (tty);
 
-  fake_host_send (&h, "{\"type\":\"exec\",\"exec\":0,\"process\":{\"args\":[\"x\"]}}");
+  fake_host_send (&h, "{\"type\":\"exec\",\"exec\":0,\"process\":{\"args\":[\"x\"],\"cwd\":\"/\"}}");
   m = recv_type (&h, "exec-error");
   TAP_OK (m && strstr (proto_get_string (m, "message"), "already in use"), "exec numbers are unique");
   if (m)
@@ -506,7 +507,7 @@ test_exec (void)
         fake_host_listen (&h, 2048 + 4 * k + 2);
         snprintf (msg, sizeof msg,
                   "{\"type\":\"exec\",\"exec\":%d,\"stdin\":false,\"process\":{\"args\":[\"testinit\",\"exit\","
-                  "\"%d\"],\"env\":[\"PATH=/bin\"]}}",
+                  "\"%d\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"]}}",
                   k, k);
         fake_host_send (&h, msg);
         out = fake_host_accept (&h, 2048 + 4 * k + 1, 3000);

@@ -67,8 +67,11 @@ test_create_error (const char *args, const char *message, long status)
     abort ();
   c = make_config (rootfs, proc, "", "");
   TAP_OK (fake_host_boot (&h, rootfs) == 0 && fake_host_create (&h, c, false) < 0, "%s fails at create", args);
-  TAP_OK (h.error && strcmp (h.error, message) == 0 && h.error_status == status, "message `%s` status %ld (got `%s` %ld)",
-          message, status, h.error ? h.error : "", h.error_status);
+  /* runc: "unable to start container process: " + what the child hit */
+  TAP_OK (h.error && strncmp (h.error, "unable to start container process: ", 35) == 0
+              && strcmp (h.error + 35, message) == 0 && h.error_status == status,
+          "message `unable to start container process: %s` status %ld (got `%s` %ld)", message, status,
+          h.error ? h.error : "", h.error_status);
   /* The guest waits for bye, then powers off. */
   fake_host_send (&h, "{\"type\":\"bye\"}");
   v = fake_host_recv (&h, &type, 3000);

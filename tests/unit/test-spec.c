@@ -95,7 +95,7 @@ test_minimal (void)
 
   TAP_OK (oci_spec_parse_string ("{\"ociVersion\":\"1.0.0\",\"process\":{\"args\":[\"true\"]}}", &s, &err) == 0,
           "minimal config parses");
-  TAP_OK (s && s->process && strcmp (s->process->cwd, "/") == 0 && s->process->env && s->process->env[0] == NULL
+  TAP_OK (s && s->process && s->process->cwd == NULL && s->process->env && s->process->env[0] == NULL
               && s->process->uid == 0 && s->process->capabilities == NULL && s->linux_ == NULL && s->hooks == NULL,
           "defaults for absent members");
 }
@@ -134,13 +134,11 @@ test_errors (void)
   expect_error ("[1]", "expected a JSON object");
   expect_error ("{}", "ociVersion: missing required field");
   expect_error ("{\"ociVersion\":1}", "ociVersion: expected a string");
-  expect_error ("{" V ",\"process\":{}}", "process.args: missing required field");
   expect_error ("{" V ",\"process\":{\"args\":\"ls\"}}", "process.args: expected an array of strings");
   expect_error ("{" V ",\"process\":{\"args\":[\"ls\",1]}}", "process.args: expected an array of strings");
   expect_error ("{" V ",\"process\":[]}", "process: expected an object");
   expect_error ("{" V ",\"process\":{\"args\":[\"x\"],\"terminal\":\"yes\"}}",
                 "process.terminal: expected a boolean");
-  expect_error ("{" V ",\"process\":{\"args\":[\"x\"],\"cwd\":\"rel\"}}", "process.cwd: must be an absolute path");
   expect_error ("{" V ",\"process\":{\"args\":[\"x\"],\"user\":{\"uid\":-1}}}",
                 "process.user.uid: expected an unsigned 32-bit integer");
   expect_error ("{" V ",\"process\":{\"args\":[\"x\"],\"user\":{\"uid\":4294967296}}}",
@@ -227,10 +225,45 @@ test_exec_process (void)
   TAP_OK (oci_process_parse (tree, "process", &p, &err) == 0 && p->n_args == 2 && strcmp (p->env[0], "A=b") == 0,
           "exec process object parses");
   yajl_tree_free (tree);
-  tree = yajl_tree_parse ("{\"env\":[]}", NULL, 0);
-  TAP_OK (oci_process_parse (tree, "process", &p, &err) < 0 && strcmp (err->msg, "process.args: missing required field") == 0,
-          "exec process without args");
+  tree = yajl_tree_parse ("{\"args\":\"ls\"}", NULL, 0);
+  TAP_OK (oci_process_parse (tree, "process", &p, &err) < 0 && strcmp (err->msg, "process.args: expected an array of strings") == 0,
+          "exec process with args of the wrong type");
   yajl_tree_free (tree);
+}
+
+/* runc's validateProcessSpec (and its rlimit check), in its order and
+ * words: the process JSON, the message expected (NULL: valid). */
+static void
+expect_invalid (const char *json, const char *msg)
+{
+  cleanup_error runvm_error_t err = NULL;
+  cleanup_oci_process oci_process *p = NULL;
+  yajl_val tree = yajl_tree_parse (json, NULL, 0);
+  int r = tree ? oci_process_parse (tree, "process", &p, &err) : -1;
+
+  if (r == 0)
+    r = oci_process_validate (p, &err);
+  yajl_tree_free (tree);
+  if (msg == NULL)
+    TAP_OK (r == 0, "valid: %s (%s)", json, err ? err->msg : "ok");
+  else
+    TAP_OK (r < 0 && err && strcmp (err->msg, msg) == 0, "%s: \"%s\" (got \"%s\")", json, msg, err ? err->msg : "valid");
+}
+
+static void
+test_validate (void)
+{
+  expect_invalid ("{}", "Cwd property must not be empty");
+  expect_invalid ("{\"args\":[\"x\"]}", "Cwd property must not be empty");
+  expect_invalid ("{\"args\":[\"x\"],\"cwd\":\"\"}", "Cwd property must not be empty");
+  expect_invalid ("{\"args\":[\"x\"],\"cwd\":\"rel\"}", "Cwd must be an absolute path");
+  expect_invalid ("{\"cwd\":\"/\"}", "args must not be empty");
+  expect_invalid ("{\"args\":[],\"cwd\":\"/\"}", "args must not be empty");
+  expect_invalid ("{\"args\":[\"x\"],\"cwd\":\"/\",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":2,\"soft\":1},"
+                  "{\"type\":\"RLIMIT_BOGUS\",\"hard\":1,\"soft\":1}]}",
+                  "wrong rlimit value: RLIMIT_BOGUS");
+  expect_invalid ("{\"args\":[\"x\"],\"cwd\":\"/tmp\",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":2,\"soft\":1}]}",
+                  NULL);
 }
 
 int
@@ -239,6 +272,7 @@ main (void)
   test_good ();
   test_minimal ();
   test_errors ();
+  test_validate ();
   test_file_errors ();
   test_exec_process ();
   return tap_done ();
