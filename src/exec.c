@@ -298,7 +298,8 @@ parse_exec_flags (int argc, char **argv, struct exec_options *o, runvm_error_t *
         o->console_socket = optarg;
         break;
       case 'w':
-        o->cwd = optarg;
+        /* runc overrides the cwd only with a non-empty --cwd */
+        o->cwd = *optarg ? optarg : NULL;
         break;
       case 'e':
         if (o->n_env < ARRAY_SIZE (o->env))

@@ -190,6 +190,7 @@ t_like "without --no-new-privs (and noNewPrivileges false) NoNewPrivs is 0" \
 	"$(R exec main /bin/testinit caps)" $'NoNewPrivs=0\n'
 t_like "exec --no-new-privs sets NoNewPrivs" "$(R exec --no-new-privs main /bin/testinit caps)" $'NoNewPrivs=1\n'
 t_like "exec --cwd" "$(R exec --cwd /tmp main /bin/testinit cwd)" "^cwd=/tmp$"
+t_like "exec --cwd '' keeps the process's cwd (as runc)" "$(R exec --cwd '' main /bin/testinit cwd 2>&1)" "^cwd=/$"
 cat >"$tmp/process.json" <<'JSON'
 {
   "terminal": false,
