@@ -610,7 +610,9 @@ parse_document (yajl_val tree, oci_spec *s, runvm_error_t *err)
 
   if (!YAJL_IS_OBJECT (tree))
     return runvm_make_error (err, 0, "expected a JSON object");
-  if (spec_get_string (tree, "", "ociVersion", true, &s->oci_version, err) < 0)
+  /* The spec calls it required; runc (1.1.5) runs a config without it, and
+   * so do we. A present one must be a string. */
+  if (spec_get_string (tree, "", "ociVersion", false, &s->oci_version, err) < 0)
     return -1;
   if (spec_get_object (tree, "", "root", &sub, err) < 0)
     return -1;

@@ -19,6 +19,11 @@ out=$(R run -b "$b" hello 2>&1)
 t_like "run: the container prints its greeting" "$out" "Hello from runvm"
 t_like "run: uname -r in the container is the guest kernel's" "$out" "guest kernel: [0-9.]+-runvm"
 t_ok "run (foreground, no --keep) deletes the container" test ! -e "$root/hello"
+# The spec calls ociVersion required; runc 1.1.5 runs a config without it.
+e2e_bundle "$tmp/nover" /bin/testinit exit 0
+e2e_bundle_set "$tmp/nover" 'del c["ociVersion"]'
+out=$(R run -b "$tmp/nover" nover 2>&1)
+t_is "run of a config.json without ociVersion: exit 0 and no message, as with runc" "$?:$out" "0:"
 
 for code in 0 3 42; do
 	e2e_bundle "$tmp/exit$code" /bin/testinit exit "$code"
