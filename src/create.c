@@ -1,6 +1,5 @@
 /* runvm create [--bundle DIR] [--console-socket PATH] [--pid-file FILE] ID */
 #include <config.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +55,8 @@ parse_create_flags (int argc, char **argv, struct create_options *o, bool *detac
       default:
         return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[optind - 1]);
       }
-  if (optind != argc - 1)
-    return runvm_make_error (err, 0, "%s: \"%s\" requires exactly 1 argument(s)", program_invocation_name, argv[0]);
+  if (require_id (argc, argv, optind, err) < 0)
+    return -1;
   o->id = argv[optind];
   return 0;
 }

@@ -46,8 +46,10 @@ close_level (void *ctx)
   return 1;
 }
 
-int
-LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+/* yajl's own parser over s, as yajl_tree_parse sets it up but for
+ * comments; the deepest level it reached goes to *d. */
+static yajl_status
+yajl_run (const char *s, int allow_comments, struct depth *d)
 {
   static const yajl_callbacks cb = {
     .yajl_start_map = open_map,
@@ -55,12 +57,24 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     .yajl_start_array = open_level,
     .yajl_end_array = close_level,
   };
-  struct depth d = { 0, 0 };
+  yajl_handle h = yajl_alloc (&cb, NULL, d);
+  yajl_status st;
+
+  yajl_config (h, yajl_allow_comments, allow_comments);
+  if ((st = yajl_parse (h, (const unsigned char *) s, strlen (s))) == yajl_status_ok)
+    st = yajl_complete_parse (h);
+  yajl_free (h);
+  return st;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  struct depth d = { 0, 0 }, d0 = { 0, 0 };
   char *s = malloc (size + 1), errbuf[128];
   unsigned guard;
   bool comment;
   yajl_status st;
-  yajl_handle h;
   yajl_val t;
 
   if (s == NULL)
@@ -68,27 +82,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   memcpy (s, data, size);
   s[size] = '\0';
   guard = json_depth (s, UINT32_MAX, &comment);
-  h = yajl_alloc (&cb, NULL, &d);
-  yajl_config (h, yajl_allow_comments, 1);
-  if ((st = yajl_parse (h, (const unsigned char *) s, strlen (s))) == yajl_status_ok)
-    st = yajl_complete_parse (h);
-  yajl_free (h);
+  st = yajl_run (s, 1, &d);
   if (d.max > guard)
     abort (); /* yajl nested deeper than the guard counted */
-  if (!comment)
-    {
-      /* No comment seen: yajl with comments off must agree with yajl with
-       * them on, or the scan missed a comment json_parse lets through. */
-      struct depth d0 = { 0, 0 };
-      yajl_status st0;
-      h = yajl_alloc (&cb, NULL, &d0);
-      yajl_config (h, yajl_allow_comments, 0);
-      if ((st0 = yajl_parse (h, (const unsigned char *) s, strlen (s))) == yajl_status_ok)
-        st0 = yajl_complete_parse (h);
-      yajl_free (h);
-      if (st0 != st)
-        abort ();
-    }
+  /* No comment seen: yajl with comments off must agree with yajl with them
+   * on, or the scan missed a comment json_parse lets through. */
+  if (!comment && yajl_run (s, 0, &d0) != st)
+    abort ();
   t = json_parse (s, errbuf, sizeof errbuf);
   yajl_tree_free (t);
   free (s);
