@@ -70,5 +70,8 @@ cmd_create (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
   o.detach = true;
   if (parse_create_flags (argc, argv, &o, NULL, NULL, err) < 0)
     return -1;
-  return lifecycle_create (g, &o, &pid, err);
+  /* runc words a failure past the arguments "runc create failed: ..." */
+  if (lifecycle_create (g, &o, &pid, err) < 0)
+    return runvm_error_wrap (err, "runvm create failed");
+  return 0;
 }

@@ -32,14 +32,15 @@ cmd_run (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
   if (parse_create_flags (argc, argv, &o, &detach, &keep, err) < 0)
     return -1;
   o.detach = detach;
+  /* runc words a failure past the arguments "runc run failed: ..." */
   if (lifecycle_create (g, &o, &pid, err) < 0)
-    return -1;
+    return runvm_error_wrap (err, "runvm run failed");
   if (lifecycle_start (g, o.id, err) < 0)
     {
       runvm_error_t ignored = NULL;
       lifecycle_delete (g, o.id, true, &ignored);
       runvm_error_release (&ignored);
-      return -1;
+      return runvm_error_wrap (err, "runvm run failed");
     }
   if (detach)
     return 0;

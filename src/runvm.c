@@ -184,13 +184,6 @@ main (int argc, char **argv)
   if (c->fn (&g, argc - i, argv + i, &err) < 0)
     {
       cleanup_free char *msg = runvm_error_string (err);
-      char *full = NULL;
-      if ((strcmp (c->name, "create") == 0 || strcmp (c->name, "run") == 0)
-          && asprintf (&full, "runvm %s failed: %s", c->name, msg) >= 0)
-        {
-          free (msg);
-          msg = full;
-        }
       runvm_log (&g, "error", msg);
       return g.failure_status ? g.failure_status : 1;
     }

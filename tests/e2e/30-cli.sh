@@ -161,6 +161,15 @@ out=$(R state 2>&1)
 rc=$?
 t_like "state without an id: runc's message, with the program's name" "$out" "msg=.$RUNVM: .{1,2}state.{1,2} requires exactly 1 argument"
 t_is "... and exits 1" "$rc" 1
+# runc words failures past the arguments "runc create failed: ...", not
+# the argument errors themselves.
+out=$(R create 2>&1)
+t_like "create without an id: runc's message, not a create failure" "$out" \
+	"msg=.$RUNVM: .{1,2}create.{1,2} requires exactly 1 argument"
+out=$(R run --bogus x 2>&1)
+t_like "run with an unknown flag: runc's message, not a run failure" "$out" 'msg=.flag provided but not defined: -+bogus'
+out=$(R run -b "$tmp/nonexist" nx 2>&1)
+t_like "run of a missing bundle: a run failure, as runc's" "$out" 'msg=.runvm run failed: bundle'
 out=$(R kill a b c 2>&1)
 t_like "kill with three arguments: runc's message" "$out" "kill.{1,2} requires a maximum of 2 argument"
 # runc's checks of the process (validateProcessSpec, rlimit names), made
