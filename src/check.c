@@ -23,8 +23,15 @@ report (bool ok, bool required, const char *what, const char *detail)
     problems++;
 }
 
+const struct cli_command cli_check = {
+  .name = "check",
+  .usage = "check whether this host can run containers with runvm",
+  .min_args = 0,
+  .max_args = 0,
+};
+
 int
-cmd_check (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_check (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
   runvm_error_t kvm_err = NULL;
   char buf[4200], kernel[4096], initrd[4096];

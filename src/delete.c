@@ -1,24 +1,25 @@
 /* runvm delete [--force] ID: removes a stopped container (--force kills a
  * running one first). */
 #include <config.h>
-#include <string.h>
 
 #include "commands.h"
 
-int
-cmd_delete (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
-{
-  bool force = false;
-  int i = 1;
+static const struct cli_flag delete_flags[] = {
+  { "force, f", CLI_BOOL, "kill the container's VM first if it still runs (SIGKILL)" },
+  { NULL },
+};
 
-  for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++)
-    {
-      if (strcmp (argv[i], "--force") == 0 || strcmp (argv[i], "-f") == 0)
-        force = true;
-      else
-        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
-    }
-  if (require_id (argc, argv, i, err) < 0)
-    return -1;
-  return lifecycle_delete (g, argv[i], force, err);
+const struct cli_command cli_delete = {
+  .name = "delete",
+  .usage = "delete a container and everything it holds",
+  .args_usage = "<container-id>",
+  .flags = delete_flags,
+  .min_args = 1,
+  .max_args = 1,
+};
+
+int
+cmd_delete (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
+{
+  return lifecycle_delete (g, a->argv[0], cli_get (a, "force")->on, err);
 }

@@ -1,9 +1,11 @@
 /* runvm events [--stats] [--interval 5s] ID: resource statistics from the
  * guest, in runc's event JSON ({"type":"stats","id":...,"data":{...}}). */
 #include <config.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "container.h"
@@ -37,42 +39,53 @@ print_stats (struct runvm_global *g, const char *id, runvm_error_t *err)
   return 0;
 }
 
-int
-cmd_events (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
-{
-  bool stats = false;
-  double interval = 5;
-  int i = 1;
+static const struct cli_flag events_flags[] = {
+  { "interval", CLI_DURATION, "how often to report the stats, as a Go duration (default: 5s)" },
+  { "stats", CLI_BOOL, "report the container's stats once and exit" },
+  { NULL },
+};
 
-  for (; i < argc && argv[i][0] == '-'; i++)
-    {
-      if (strcmp (argv[i], "--stats") == 0)
-        stats = true;
-      else if (strcmp (argv[i], "--interval") == 0 && i + 1 < argc)
-        interval = strtod (argv[++i], NULL);
-      else if (strncmp (argv[i], "--interval=", 11) == 0)
-        interval = strtod (argv[i] + 11, NULL);
-      else
-        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
-    }
-  if (require_id (argc, argv, i, err) < 0)
+const struct cli_command cli_events = {
+  .name = "events",
+  .usage = "report the container's resource statistics (--stats: once)",
+  .args_usage = "<container-id>",
+  .flags = events_flags,
+  .min_args = 1,
+  .max_args = 1,
+};
+
+int
+cmd_events (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
+{
+  const char *id = a->argv[0];
+  bool stats = cli_get (a, "stats")->on;
+  double interval = cli_get (a, "interval")->set ? cli_get (a, "interval")->seconds : 5;
+  struct container_state st;
+
+  /* runc looks the container up before it checks the interval */
+  if (container_load (g, id, &st, err) < 0)
     return -1;
+  container_state_release (&st);
   if (interval <= 0)
     return runvm_make_error (err, 0, "duration interval must be greater than 0");
   for (;;)
     {
-      struct container_state st;
       bool running;
-      if (container_load (g, argv[i], &st, err) < 0)
+      if (container_load (g, id, &st, err) < 0)
         return -1;
       running = strcmp (container_status (&st), "stopped") != 0;
       container_state_release (&st);
       if (!running)
         return stats ? runvm_make_error (err, 0, "container not running") : 0;
-      if (print_stats (g, argv[i], err) < 0)
+      if (print_stats (g, id, err) < 0)
         return -1;
       if (stats)
         return 0;
-      usleep ((useconds_t) (interval * 1e6));
+      {
+        struct timespec ts
+            = { .tv_sec = (time_t) interval, .tv_nsec = (long) ((interval - (double) (time_t) interval) * 1e9) };
+        while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+          ;
+      }
     }
 }

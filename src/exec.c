@@ -4,11 +4,12 @@
  * exits with the process's status, so conmon can wait on it (with --detach
  * a child of ours does the waiting and its pid goes to --pid-file). */
 #include <config.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +29,12 @@ struct exec_options
 {
   const char *process_file, *pid_file, *console_socket, *cwd, *user;
   bool tty, detach, no_new_privs, ignore_paused;
-  char *env[256];
+  const char **env; /* --env, in order */
   size_t n_env;
-  char *caps[64];
+  const char **caps; /* --cap */
   size_t n_caps;
+  const long long *gids; /* --additional-gids */
+  size_t n_gids;
   char **args;
   size_t n_args;
 };
@@ -50,7 +53,7 @@ static bool
 overridden (const struct exec_options *o, const char *key)
 {
   return strcmp (key, "args") == 0 || strcmp (key, "terminal") == 0 || (o->cwd && strcmp (key, "cwd") == 0)
-         || (o->n_env && strcmp (key, "env") == 0) || (o->user && strcmp (key, "user") == 0)
+         || (o->n_env && strcmp (key, "env") == 0) || ((o->user || o->n_gids) && strcmp (key, "user") == 0)
          || (o->no_new_privs && strcmp (key, "noNewPrivileges") == 0)
          || (o->n_caps && strcmp (key, "capabilities") == 0);
 }
@@ -89,6 +92,78 @@ check_process (yajl_val node, runvm_error_t *err)
   if (oci_process_parse (node, "process", &p, err) < 0)
     return -1;
   return oci_process_validate (p, err);
+}
+
+/* strconv.Atoi, with runc's words for a bad --user part. */
+static int
+user_part (const char *s, size_t len, const char *what, long long *v, runvm_error_t *err)
+{
+  cleanup_free char *part = strndup (s, len);
+  const char *digits = part + (*part == '+' || *part == '-'), *why = "invalid syntax";
+  char *end;
+
+  errno = 0;
+  if (isdigit ((unsigned char) *digits))
+    {
+      *v = strtoll (part, &end, 10);
+      if (*end == '\0' && errno == 0)
+        return 0;
+      if (*end == '\0')
+        why = "value out of range";
+    }
+  return runvm_make_error (err, 0, "parsing %s as int for %s failed: strconv.Atoi: parsing \"%s\": %s", part, what,
+                           part, why);
+}
+
+/* The process's user as runc's exec sets it: --user UID[:GID] replaces
+ * the uid (and the gid if given), --additional-gids add to the groups, the
+ * rest of the container's user (umask, ...) stays. */
+static int
+gen_user (yajl_gen gen, yajl_val base, const struct exec_options *o, runvm_error_t *err)
+{
+  long long uid = 0, gid = 0;
+  yajl_val gids = proto_get (base, "additionalGids");
+  size_t i;
+
+  proto_get_int (base, "uid", &uid);
+  proto_get_int (base, "gid", &gid);
+  if (o->user)
+    {
+      const char *colon = strchr (o->user, ':');
+      if (colon && user_part (colon + 1, strlen (colon + 1), "gid", &gid, err) < 0)
+        return -1;
+      if (user_part (o->user, colon ? (size_t) (colon - o->user) : strlen (o->user), "uid", &uid, err) < 0)
+        return -1;
+    }
+  for (i = 0; i < o->n_gids; i++)
+    if (o->gids[i] < 0)
+      return runvm_make_error (err, 0, "additional-gids must be a positive number %lld", o->gids[i]);
+  json_gen_string (gen, "user");
+  yajl_gen_map_open (gen);
+  for (i = 0; base && YAJL_IS_OBJECT (base) && i < base->u.object.len; i++)
+    {
+      const char *k = base->u.object.keys[i];
+      if (strcmp (k, "uid") && strcmp (k, "gid") && strcmp (k, "additionalGids"))
+        {
+          json_gen_string (gen, k);
+          json_gen_tree (gen, base->u.object.values[i]);
+        }
+    }
+  /* Go stores them as uint32: -1 is 4294967295 there too */
+  json_gen_string (gen, "uid");
+  yajl_gen_integer (gen, (uint32_t) uid);
+  json_gen_string (gen, "gid");
+  yajl_gen_integer (gen, (uint32_t) gid);
+  json_gen_string (gen, "additionalGids");
+  yajl_gen_array_open (gen);
+  for (i = 0; gids && YAJL_IS_ARRAY (gids) && i < gids->u.array.len; i++)
+    if (YAJL_IS_INTEGER (gids->u.array.values[i]))
+      yajl_gen_integer (gen, YAJL_GET_INTEGER (gids->u.array.values[i]));
+  for (i = 0; i < o->n_gids; i++)
+    yajl_gen_integer (gen, (uint32_t) o->gids[i]);
+  yajl_gen_array_close (gen);
+  yajl_gen_map_close (gen);
+  return 0;
 }
 
 /* The container's process with the exec flags applied, as JSON. */
@@ -132,25 +207,10 @@ build_process (yajl_val base, const struct exec_options *o, runvm_error_t *err)
         json_gen_string (gen, o->env[i]);
       yajl_gen_array_close (gen);
     }
-  if (o->user)
+  if ((o->user || o->n_gids) && gen_user (gen, proto_get (base, "user"), o, err) < 0)
     {
-      char *colon;
-      long uid = strtol (o->user, &colon, 10), gid = 0;
-      if (colon == o->user || (*colon && *colon != ':'))
-        {
-          yajl_gen_free (gen);
-          runvm_make_error (err, 0, "invalid --user `%s`: expected UID[:GID]", o->user);
-          return NULL;
-        }
-      if (*colon == ':')
-        gid = strtol (colon + 1, NULL, 10);
-      json_gen_string (gen, "user");
-      yajl_gen_map_open (gen);
-      json_gen_string (gen, "uid");
-      yajl_gen_integer (gen, uid);
-      json_gen_string (gen, "gid");
-      yajl_gen_integer (gen, gid);
-      yajl_gen_map_close (gen);
+      yajl_gen_free (gen);
+      return NULL;
     }
   if (o->no_new_privs)
     {
@@ -261,78 +321,35 @@ wait_exec_exit (int sock)
     }
 }
 
-static int
-parse_exec_flags (int argc, char **argv, struct exec_options *o, runvm_error_t *err)
-{
-  static const struct option opts[] = {
-    { "process", required_argument, NULL, 'p' },     { "tty", no_argument, NULL, 't' },
-    { "detach", no_argument, NULL, 'd' },            { "pid-file", required_argument, NULL, 'P' },
-    { "console-socket", required_argument, NULL, 'c' }, { "cwd", required_argument, NULL, 'w' },
-    { "env", required_argument, NULL, 'e' },         { "user", required_argument, NULL, 'u' },
-    { "cap", required_argument, NULL, 'C' },         { "no-new-privs", no_argument, NULL, 'n' },
-    { "preserve-fds", required_argument, NULL, 'f' }, { "additional-gids", required_argument, NULL, 'g' },
-    { "process-label", required_argument, NULL, 'l' }, { "apparmor", required_argument, NULL, 'a' },
-    { "cgroup", required_argument, NULL, 'G' },      { "ignore-paused", no_argument, NULL, 'i' },
-    { NULL, 0, NULL, 0 },
-  };
-  int c;
+static const struct cli_flag exec_flags[] = {
+  { "console-socket", CLI_STRING, "an AF_UNIX socket that receives the pty master (with --tty)" },
+  { "cwd", CLI_STRING, "the working directory in the container" },
+  { "env, e", CLI_STRINGS, "set an environment variable (NAME=VALUE; repeatable)" },
+  { "tty, t", CLI_BOOL, "give the process a pseudo-terminal" },
+  { "user, u", CLI_STRING, "UID[:GID] to run as" },
+  { "additional-gids, g", CLI_INTS, "add a supplementary group to the process (repeatable)" },
+  { "process, p", CLI_STRING, "a process.json (the OCI process object) to run" },
+  { "detach, d", CLI_BOOL, "return once the process runs" },
+  { "pid-file", CLI_STRING, "write the pid that stands for the process to this file" },
+  { "process-label", CLI_STRING, "accepted for runc compatibility: no SELinux in the guest" },
+  { "apparmor", CLI_STRING, "accepted for runc compatibility: no AppArmor in the guest" },
+  { "no-new-privs", CLI_BOOL, "set no_new_privs for the process" },
+  { "cap, c", CLI_STRINGS, "add a capability to the process's sets (repeatable)" },
+  { "preserve-fds", CLI_INT, "accepted for runc compatibility; no file descriptors are passed" },
+  { "cgroup", CLI_STRINGS, "accepted for runc compatibility: the process joins the container's cgroup" },
+  { "ignore-paused", CLI_BOOL, "accepted; a paused VM still cannot start a process" },
+  { NULL },
+};
 
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long (argc, argv, "+p:tde:u:g:", opts, NULL)) != -1)
-    switch (c)
-      {
-      case 'p':
-        o->process_file = optarg;
-        break;
-      case 't':
-        o->tty = true;
-        break;
-      case 'd':
-        o->detach = true;
-        break;
-      case 'P':
-        o->pid_file = optarg;
-        break;
-      case 'c':
-        o->console_socket = optarg;
-        break;
-      case 'w':
-        /* runc overrides the cwd only with a non-empty --cwd */
-        o->cwd = *optarg ? optarg : NULL;
-        break;
-      case 'e':
-        if (o->n_env < ARRAY_SIZE (o->env))
-          o->env[o->n_env++] = optarg;
-        break;
-      case 'u':
-        o->user = optarg;
-        break;
-      case 'C':
-        if (o->n_caps < ARRAY_SIZE (o->caps))
-          o->caps[o->n_caps++] = optarg;
-        break;
-      case 'n':
-        o->no_new_privs = true;
-        break;
-      case 'i':
-        o->ignore_paused = true;
-        break;
-      case 'f':
-      case 'g':
-      case 'l':
-      case 'a':
-      case 'G':
-        break;
-      default:
-        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[optind - 1]);
-      }
-  if (optind >= argc)
-    return runvm_make_error (err, 0, "%s: \"exec\" requires a minimum of 1 argument(s)", program_invocation_name);
-  o->args = argv + optind + 1;
-  o->n_args = argc - optind - 1;
-  return optind;
-}
+const struct cli_command cli_exec = {
+  .name = "exec",
+  .usage = "run another process in a running container",
+  .args_usage = "<container-id> <command> [command options]",
+  .flags = exec_flags,
+  .min_args = 1,
+  .max_args = -1,
+  .no_reorder = true,
+};
 
 /* Everything after the arguments: runc reports a failure here as "exec
  * failed: ..." with status 255 (cmd_exec adds both). */
@@ -495,15 +512,31 @@ fail:
 }
 
 int
-cmd_exec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_exec (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  struct exec_options o = { 0 };
-  int idx = parse_exec_flags (argc, argv, &o, err);
+  struct exec_options o = {
+    .process_file = cli_get (a, "process")->str,
+    .pid_file = cli_get (a, "pid-file")->str,
+    .console_socket = cli_get (a, "console-socket")->str,
+    /* runc overrides the cwd only with a non-empty --cwd */
+    .cwd = cli_get (a, "cwd")->str && *cli_get (a, "cwd")->str ? cli_get (a, "cwd")->str : NULL,
+    .user = cli_get (a, "user")->str,
+    .tty = cli_get (a, "tty")->on,
+    .detach = cli_get (a, "detach")->on,
+    .no_new_privs = cli_get (a, "no-new-privs")->on,
+    .ignore_paused = cli_get (a, "ignore-paused")->on,
+    .env = cli_get (a, "env")->list,
+    .n_env = cli_get (a, "env")->n_list,
+    .caps = cli_get (a, "cap")->list,
+    .n_caps = cli_get (a, "cap")->n_list,
+    .gids = cli_get (a, "additional-gids")->nums,
+    .n_gids = cli_get (a, "additional-gids")->n_list,
+    .args = a->argv + 1,
+    .n_args = (size_t) a->argc - 1,
+  };
 
-  if (idx < 0)
-    return -1;
   g->failure_status = 255;
-  if (exec_process (g, &o, argv[idx], err) < 0)
+  if (exec_process (g, &o, a->argv[0], err) < 0)
     return runvm_error_wrap (err, "exec failed");
   return 0;
 }

@@ -5,8 +5,15 @@
 
 #include "commands.h"
 
+const struct cli_command cli_features = {
+  .name = "features",
+  .usage = "print what this runtime supports, as the OCI features JSON",
+  .min_args = 0,
+  .max_args = 0,
+};
+
 int
-cmd_features (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_features (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
   printf ("{\n"
           "  \"ociVersionMin\": \"1.0.0\",\n"

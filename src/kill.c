@@ -10,38 +10,45 @@
 #include "container.h"
 #include "utils.h"
 
+static const struct cli_flag kill_flags[] = {
+  { "all, a", CLI_BOOL, "signal every process of the container, not only its init" },
+  { NULL },
+};
+
+const struct cli_command cli_kill = {
+  .name = "kill",
+  .usage = "send a signal to the container's process (default: SIGTERM)",
+  .args_usage = "<container-id> [signal]",
+  .flags = kill_flags,
+  .min_args = 1,
+  .max_args = 2,
+};
+
 int
-cmd_kill (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_kill (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
   cleanup_free char *dir = NULL;
   struct container_state st;
-  bool all = false;
-  int i = 1, sig = SIGTERM, ret;
+  bool all = cli_get (a, "all")->on;
+  int sig = SIGTERM, ret;
   char req[128];
   const char *status;
 
-  for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++)
+  /* runc looks the container up before it reads the signal */
+  if (container_load (g, a->argv[0], &st, err) < 0)
+    return -1;
+  if (a->argc == 2 && (sig = parse_signal (a->argv[1], err)) < 0)
     {
-      if (strcmp (argv[i], "--all") == 0 || strcmp (argv[i], "-a") == 0)
-        all = true;
-      else
-        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
+      container_state_release (&st);
+      return -1;
     }
-  if (argc - i < 1)
-    return runvm_make_error (err, 0, "%s: \"kill\" requires a minimum of 1 argument(s)", program_invocation_name);
-  if (argc - i > 2)
-    return runvm_make_error (err, 0, "%s: \"kill\" requires a maximum of 2 argument(s)", program_invocation_name);
-  if (argc - i == 2 && (sig = parse_signal (argv[i + 1], err)) < 0)
-    return -1;
-  if (container_load (g, argv[i], &st, err) < 0)
-    return -1;
   status = container_status (&st);
   if (strcmp (status, "created") != 0 && strcmp (status, "running") != 0 && strcmp (status, "paused") != 0)
     {
       container_state_release (&st);
       return runvm_make_error (err, 0, "container not running");
     }
-  dir = container_dir (g, argv[i]);
+  dir = container_dir (g, a->argv[0]);
   snprintf (req, sizeof req, "{\"type\":\"signal\",\"signal\":%d,\"all\":%s}", sig, all ? "true" : "false");
   ret = monitor_request (dir, req, NULL, err);
   container_state_release (&st);

@@ -9,29 +9,33 @@
 #include "container.h"
 #include "utils.h"
 
+static const struct cli_flag list_flags[] = {
+  { "format, f", CLI_STRING, "table or json (default: table)" },
+  { "quiet, q", CLI_BOOL, "print only the container ids" },
+  { NULL },
+};
+
+const struct cli_command cli_list = {
+  .name = "list",
+  .usage = "list the containers under --root",
+  .flags = list_flags,
+  .min_args = 0,
+  .max_args = 0,
+};
+
 int
-cmd_list (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_list (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  bool quiet = false, json = false, first = true;
+  const char *format = cli_get (a, "format")->str ? cli_get (a, "format")->str : "table";
+  bool quiet = cli_get (a, "quiet")->on, json = strcmp (format, "json") == 0, first = true;
   DIR *d;
   struct dirent *de;
-  int i;
 
-  for (i = 1; i < argc; i++)
-    {
-      if (strcmp (argv[i], "-q") == 0 || strcmp (argv[i], "--quiet") == 0)
-        quiet = true;
-      else if ((strcmp (argv[i], "-f") == 0 || strcmp (argv[i], "--format") == 0) && i + 1 < argc)
-        json = strcmp (argv[++i], "json") == 0;
-      else if (strncmp (argv[i], "--format=", 9) == 0)
-        json = strcmp (argv[i] + 9, "json") == 0;
-      else
-        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
-    }
+  /* runc: --quiet wins over --format, which is checked only without it */
+  if (!quiet && !json && strcmp (format, "table") != 0)
+    return runvm_make_error (err, 0, "invalid format option");
   d = opendir (g->root);
-  if (json)
-    printf ("[");
-  else if (!quiet)
+  if (!quiet && !json)
     printf ("%-12s %-10s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
   while (d && (de = readdir (d)))
     {
@@ -52,7 +56,7 @@ cmd_list (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
       else if (json)
         {
           char *s = container_state_json (&st, false);
-          printf ("%s%s", first ? "" : ",", s);
+          printf ("%s%s", first ? "[" : ",", s);
           free (s);
         }
       else
@@ -61,8 +65,9 @@ cmd_list (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
       first = false;
       container_state_release (&st);
     }
-  if (json)
-    printf ("]\n");
+  /* runc encodes an empty list as JSON null */
+  if (json && !quiet)
+    printf ("%s\n", first ? "null" : "]");
   if (d)
     closedir (d);
   return 0;

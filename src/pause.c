@@ -7,16 +7,14 @@
 #include "utils.h"
 
 static int
-pause_or_resume (struct runvm_global *g, int argc, char **argv, bool pause, runvm_error_t *err)
+pause_or_resume (struct runvm_global *g, const char *id, bool pause, runvm_error_t *err)
 {
   cleanup_free char *dir = NULL;
   struct container_state st;
   const char *status;
   int ret;
 
-  if (require_id (argc, argv, 1, err) < 0)
-    return -1;
-  if (container_load (g, argv[1], &st, err) < 0)
+  if (container_load (g, id, &st, err) < 0)
     return -1;
   status = container_status (&st);
   if (pause && strcmp (status, "running") != 0 && strcmp (status, "created") != 0)
@@ -25,21 +23,37 @@ pause_or_resume (struct runvm_global *g, int argc, char **argv, bool pause, runv
     ret = runvm_make_error (err, 0, "container not paused");
   else
     {
-      dir = container_dir (g, argv[1]);
+      dir = container_dir (g, id);
       ret = monitor_request (dir, pause ? "{\"type\":\"pause\"}" : "{\"type\":\"resume\"}", NULL, err);
     }
   container_state_release (&st);
   return ret;
 }
 
+const struct cli_command cli_pause = {
+  .name = "pause",
+  .usage = "pause every vCPU of the container's VM",
+  .args_usage = "<container-id>",
+  .min_args = 1,
+  .max_args = 1,
+};
+
+const struct cli_command cli_resume = {
+  .name = "resume",
+  .usage = "resume a paused container",
+  .args_usage = "<container-id>",
+  .min_args = 1,
+  .max_args = 1,
+};
+
 int
-cmd_pause (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_pause (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  return pause_or_resume (g, argc, argv, true, err);
+  return pause_or_resume (g, a->argv[0], true, err);
 }
 
 int
-cmd_resume (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_resume (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  return pause_or_resume (g, argc, argv, false, err);
+  return pause_or_resume (g, a->argv[0], false, err);
 }

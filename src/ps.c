@@ -10,28 +10,35 @@
 #include "proto.h"
 #include "utils.h"
 
+static const struct cli_flag ps_flags[] = {
+  { "format, f", CLI_STRING, "table or json (default: table)" },
+  { NULL },
+};
+
+const struct cli_command cli_ps = {
+  .name = "ps",
+  .usage = "list the container's processes (guest pids)",
+  .args_usage = "<container-id> [ps options]",
+  .flags = ps_flags,
+  .min_args = 1,
+  .max_args = -1,
+};
+
 int
-cmd_ps (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_ps (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
+  const char *format = cli_get (a, "format")->str ? cli_get (a, "format")->str : "table";
   cleanup_free char *dir = NULL;
   struct container_state st;
-  bool json = false;
+  bool json = strcmp (format, "json") == 0;
   yajl_val reply = NULL, pids;
-  int i = 1, ret;
+  int ret;
   size_t k;
 
-  for (; i < argc && argv[i][0] == '-'; i++)
-    {
-      if ((strcmp (argv[i], "--format") == 0 || strcmp (argv[i], "-f") == 0) && i + 1 < argc)
-        json = strcmp (argv[++i], "json") == 0;
-      else if (strncmp (argv[i], "--format=", 9) == 0)
-        json = strcmp (argv[i] + 9, "json") == 0;
-      else
-        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
-    }
-  if (argc - i < 1)
-    return runvm_make_error (err, 0, "%s: \"ps\" requires a minimum of 1 argument(s)", program_invocation_name);
-  if (container_load (g, argv[i], &st, err) < 0)
+  /* The arguments after the id are ps(1)'s options for runc, which runs
+   * the host's ps; the container's processes are in the guest, and only
+   * their pids are listed. */
+  if (container_load (g, a->argv[0], &st, err) < 0)
     return -1;
   if (strcmp (container_status (&st), "running") != 0 && strcmp (container_status (&st), "created") != 0)
     {
@@ -39,7 +46,9 @@ cmd_ps (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
       return runvm_make_error (err, 0, "container not running");
     }
   container_state_release (&st);
-  dir = container_dir (g, argv[i]);
+  if (!json && strcmp (format, "table") != 0)
+    return runvm_make_error (err, 0, "invalid format option");
+  dir = container_dir (g, a->argv[0]);
   ret = monitor_request (dir, "{\"type\":\"ps\"}", &reply, err);
   if (ret < 0)
     return -1;

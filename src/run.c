@@ -20,17 +20,16 @@ forward (int sig)
 }
 
 int
-cmd_run (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_run (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
   struct create_options o = { 0 };
-  bool detach = false, keep = false;
+  bool detach = cli_get (a, "detach")->on, keep = cli_get (a, "keep")->on;
   struct sigaction sa;
   pid_t pid;
   int status = 0, sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
   size_t i;
 
-  if (parse_create_flags (argc, argv, &o, &detach, &keep, err) < 0)
-    return -1;
+  create_options_from (a, &o);
   o.detach = detach;
   /* runc words a failure past the arguments "runc run failed: ..." */
   if (lifecycle_create (g, &o, &pid, err) < 0)

@@ -16,25 +16,25 @@
 #include "utils.h"
 
 static const struct runvm_command commands[] = {
-  { "create", cmd_create, "create a container" },
-  { "start", cmd_start, "start a created container" },
-  { "run", cmd_run, "create and start a container" },
-  { "state", cmd_state, "output the state of a container" },
-  { "kill", cmd_kill, "send a signal to the container's process" },
-  { "delete", cmd_delete, "delete a container" },
-  { "list", cmd_list, "list containers" },
-  { "exec", cmd_exec, "run another process in a running container" },
-  { "ps", cmd_ps, "list the container's processes (guest pids)" },
-  { "pause", cmd_pause, "pause every vCPU of the container's VM" },
-  { "resume", cmd_resume, "resume a paused container" },
-  { "events", cmd_events, "resource statistics (--stats: once)" },
-  { "update", cmd_update, "update resources (not supported for a running VM)" },
-  { "spec", cmd_spec, "write a default config.json" },
-  { "features", cmd_features, "print the supported features as JSON" },
-  { "checkpoint", cmd_checkpoint, "not supported yet" },
-  { "restore", cmd_restore, "not supported yet" },
-  { "check", cmd_check, "check whether this host can run containers with runvm" },
-  { "vm", cmd_vm, "boot a kernel in runvm's monitor (debugging, benchmarks)" },
+  { &cli_create, cmd_create, NULL },
+  { &cli_start, cmd_start, NULL },
+  { &cli_run, cmd_run, NULL },
+  { &cli_state, cmd_state, NULL },
+  { &cli_kill, cmd_kill, NULL },
+  { &cli_delete, cmd_delete, NULL },
+  { &cli_list, cmd_list, NULL },
+  { &cli_exec, cmd_exec, NULL },
+  { &cli_ps, cmd_ps, NULL },
+  { &cli_pause, cmd_pause, NULL },
+  { &cli_resume, cmd_resume, NULL },
+  { &cli_events, cmd_events, NULL },
+  { &cli_update, cmd_update, NULL },
+  { &cli_spec, cmd_spec, NULL },
+  { &cli_features, cmd_features, NULL },
+  { &cli_checkpoint, cmd_checkpoint, NULL },
+  { &cli_restore, cmd_restore, NULL },
+  { &cli_check, cmd_check, NULL },
+  { &cli_vm, NULL, cmd_vm },
   { NULL, NULL, NULL },
 };
 
@@ -45,16 +45,26 @@ usage (FILE *out)
 
   fprintf (out, "usage: runvm [global options] COMMAND [options] [args]\n\n"
                 "runvm runs OCI containers, each in its own KVM micro-VM.\n\ncommands:\n");
-  for (c = commands; c->name; c++)
-    fprintf (out, "  %-12s %s\n", c->name, c->summary);
+  for (c = commands; c->cli; c++)
+    fprintf (out, "  %-12s %s\n", c->cli->name, c->cli->usage);
   fprintf (out, "\nglobal options:\n"
                 "  --root DIR          state directory (default /run/runvm)\n"
                 "  --log FILE          log file\n"
                 "  --log-format FMT    text or json\n"
                 "  --debug             debug output\n"
                 "  --systemd-cgroup    use the systemd cgroup driver\n"
-                "  --version, --help\n");
+                "  --version, --help\n"
+                "\n\"runvm COMMAND --help\" shows a command's options.\n");
 }
+
+/* runc's global flags (--criu and --rootless are accepted and unused). */
+static const struct cli_flag global_flags[] = {
+  { "debug", CLI_BOOL, NULL },      { "log", CLI_STRING, NULL },      { "log-format", CLI_STRING, NULL },
+  { "root", CLI_STRING, NULL },     { "criu", CLI_STRING, NULL },     { "systemd-cgroup", CLI_BOOL, NULL },
+  { "rootless", CLI_STRING, NULL }, { "version, v", CLI_BOOL, NULL }, { NULL },
+};
+
+static const struct cli_command global_cli = { .flags = global_flags, .max_args = -1, .help = usage };
 
 void
 runvm_log (struct runvm_global *g, const char *level, const char *msg)
@@ -86,114 +96,74 @@ runvm_log (struct runvm_global *g, const char *level, const char *msg)
     }
 }
 
-static int
-take_value (int argc, char **argv, int *i, const char *name, const char **out)
-{
-  size_t n = strlen (name);
-  if (strncmp (argv[*i], name, n) == 0 && argv[*i][n] == '=')
-    {
-      *out = argv[*i] + n + 1;
-      return 1;
-    }
-  if (strcmp (argv[*i], name) == 0)
-    {
-      if (*i + 1 >= argc)
-        return -1;
-      *out = argv[++*i];
-      return 1;
-    }
-  return 0;
-}
-
 int
 main (int argc, char **argv)
 {
   struct runvm_global g = { .root = "/run/runvm", .log_format = "text" };
   cleanup_error runvm_error_t err = NULL;
+  struct cli_args ga, a;
   const struct runvm_command *c;
-  const char *ignored;
-  int i, r;
+  int r;
 
-  for (i = 1; i < argc && argv[i][0] == '-'; i++)
+  r = cli_parse (&global_cli, program_invocation_name, argc, argv, &ga, stdout, &err);
+  if (r != 0)
     {
-      const char *a = argv[i];
-      /* Go's flag package accepts -flag and --flag alike. */
-      if (a[1] != '-')
-        {
-          char *dashed = NULL;
-          if (asprintf (&dashed, "-%s", a) < 0)
-            return 1;
-          argv[i] = dashed; /* lives until exit */
-          a = argv[i];
-        }
-      if (strcmp (a, "--version") == 0 || strcmp (a, "--v") == 0)
-        {
-          printf ("runvm version %s\nspec: 1.0.2\n", PACKAGE_VERSION);
-          return 0;
-        }
-      if (strcmp (a, "--help") == 0 || strcmp (a, "--h") == 0)
-        {
-          usage (stdout);
-          return 0;
-        }
-      if ((r = take_value (argc, argv, &i, "--root", &g.root)) || (r = take_value (argc, argv, &i, "--log", &g.log))
-          || (r = take_value (argc, argv, &i, "--log-format", &g.log_format))
-          || (r = take_value (argc, argv, &i, "--criu", &ignored))
-          || (r = take_value (argc, argv, &i, "--rootless", &ignored)))
-        {
-          if (r < 0)
-            {
-              fprintf (stderr, "flag needs an argument: -%s\n", a + 2);
-              return 1;
-            }
-          continue;
-        }
-      if (strcmp (a, "--debug") == 0)
-        g.debug = 1;
-      else if (strcmp (a, "--systemd-cgroup") == 0)
-        g.systemd_cgroup = 1;
-      else
-        {
-          /* Go's flag package (runc) names the flag with one dash. */
-          fprintf (stderr, "Incorrect Usage.\n\n");
-          usage (stderr);
-          fprintf (stderr, "\nflag provided but not defined: -%s\n", a + 2);
-          return 1;
-        }
-    }
-  if (g.log_format && strcmp (g.log_format, "text") && strcmp (g.log_format, "json"))
-    {
-      fprintf (stderr, "invalid log-format: %s\n", g.log_format);
-      return 1;
-    }
-  if (i >= argc)
-    {
-      usage (stderr);
-      return 1;
-    }
-  for (c = commands; c->name; c++)
-    if (strcmp (c->name, argv[i]) == 0)
-      break;
-  if (c->name == NULL)
-    {
-      char msg[512];
-      snprintf (msg, sizeof msg, "No help topic for '%s'", argv[i]);
+      if (r > 0)
+        return 0;
+      cleanup_free char *msg = runvm_error_string (err);
       runvm_log (&g, "error", msg);
       return 1;
     }
-  if (c->fn (&g, argc - i, argv + i, &err) < 0)
+  if (cli_get (&ga, "version")->on)
+    {
+      printf ("runvm version %s\nspec: 1.0.2\n", PACKAGE_VERSION);
+      return 0;
+    }
+  g.debug = cli_get (&ga, "debug")->on;
+  g.systemd_cgroup = cli_get (&ga, "systemd-cgroup")->on;
+  if (cli_get (&ga, "root")->set)
+    g.root = cli_get (&ga, "root")->str;
+  g.log = cli_get (&ga, "log")->str;
+  if (cli_get (&ga, "log-format")->set)
+    g.log_format = cli_get (&ga, "log-format")->str;
+  if (strcmp (g.log_format, "text") && strcmp (g.log_format, "json"))
+    {
+      char msg[512];
+      snprintf (msg, sizeof msg, "invalid log-format: %s", g.log_format);
+      g.log_format = "text";
+      runvm_log (&g, "error", msg);
+      return 1;
+    }
+  if (ga.argc == 0)
+    {
+      /* runc with no command shows its help */
+      usage (stdout);
+      return 0;
+    }
+  for (c = commands; c->cli; c++)
+    if (strcmp (c->cli->name, ga.argv[0]) == 0)
+      break;
+  if (c->cli == NULL)
+    {
+      char msg[512];
+      /* urfave/cli's words, newline included */
+      snprintf (msg, sizeof msg, "No help topic for '%s'\n", ga.argv[0]);
+      runvm_log (&g, "error", msg);
+      return 3;
+    }
+  if (c->raw)
+    r = c->raw (&g, ga.argc, ga.argv, &err);
+  else if ((r = cli_parse (c->cli, program_invocation_name, ga.argc, ga.argv, &a, stdout, &err)) == 0)
+    r = c->fn (&g, &a, &err);
+  else if (r > 0)
+    return 0; /* --help */
+  else
+    g.failure_status = 1; /* a refused command line is status 1, exec's too */
+  if (r < 0)
     {
       cleanup_free char *msg = runvm_error_string (err);
       runvm_log (&g, "error", msg);
       return g.failure_status ? g.failure_status : 1;
     }
-  return 0;
-}
-
-int
-require_id (int argc, char **argv, int first, runvm_error_t *err)
-{
-  if (argc - first != 1)
-    return runvm_make_error (err, 0, "%s: \"%s\" requires exactly 1 argument(s)", program_invocation_name, argv[0]);
   return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef RUNVM_H
 #define RUNVM_H
 
+#include "cli.h"
 #include "error.h"
 
 struct runvm_global
@@ -15,13 +16,16 @@ struct runvm_global
   int failure_status; /* exit status when the command fails; 0: 1 */
 };
 
-typedef int (*runvm_command_fn) (struct runvm_global *g, int argc, char **argv, runvm_error_t *err);
+/* A command gets its flags and arguments parsed by runc's rules (cli.h). */
+typedef int (*runvm_command_fn) (struct runvm_global *g, struct cli_args *a, runvm_error_t *err);
+/* ...or, for runvm's own debugging commands, parses ARGV (ARGV[0]: its name) itself. */
+typedef int (*runvm_raw_command_fn) (struct runvm_global *g, int argc, char **argv, runvm_error_t *err);
 
 struct runvm_command
 {
-  const char *name;
+  const struct cli_command *cli;
   runvm_command_fn fn;
-  const char *summary;
+  runvm_raw_command_fn raw;
 };
 
 #endif

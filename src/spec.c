@@ -55,25 +55,27 @@ static const char default_spec[] =
   "  }\n"
   "}\n";
 
+static const struct cli_flag spec_flags[] = {
+  { "bundle, b", CLI_STRING, "the directory to write config.json in (default: the current directory)" },
+  { "rootless", CLI_BOOL, "accepted for runc compatibility: the spec is the same (the VM is the boundary)" },
+  { NULL },
+};
+
+const struct cli_command cli_spec = {
+  .name = "spec",
+  .usage = "write a default config.json",
+  .flags = spec_flags,
+  .min_args = 0,
+  .max_args = 0,
+};
+
 int
-cmd_spec (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_spec (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  const char *bundle = ".";
+  const char *bundle = cli_get (a, "bundle")->str ? cli_get (a, "bundle")->str : ".";
   cleanup_free char *path = NULL;
   cleanup_close int fd = -1;
-  int i;
 
-  for (i = 1; i < argc; i++)
-    {
-      if ((strcmp (argv[i], "--bundle") == 0 || strcmp (argv[i], "-b") == 0) && i + 1 < argc)
-        bundle = argv[++i];
-      else if (strncmp (argv[i], "--bundle=", 9) == 0)
-        bundle = argv[i] + 9;
-      else if (strcmp (argv[i], "--rootless") == 0)
-        continue;
-      else
-        return runvm_make_error (err, 0, "flag provided but not defined: %s", argv[i]);
-    }
   if (asprintf (&path, "%s/config.json", bundle) < 0)
     abort ();
   fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

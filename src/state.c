@@ -6,15 +6,21 @@
 #include "commands.h"
 #include "container.h"
 
+const struct cli_command cli_state = {
+  .name = "state",
+  .usage = "output the state of a container",
+  .args_usage = "<container-id>",
+  .min_args = 1,
+  .max_args = 1,
+};
+
 int
-cmd_state (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
+cmd_state (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
   struct container_state st;
   char *json;
 
-  if (require_id (argc, argv, 1, err) < 0)
-    return -1;
-  if (container_load (g, argv[1], &st, err) < 0)
+  if (container_load (g, a->argv[0], &st, err) < 0)
     return -1;
   json = container_state_json (&st, true);
   printf ("%s\n", json);

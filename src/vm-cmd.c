@@ -44,6 +44,12 @@ vm_end_exit_status (enum vm_end_reason r)
     }
 }
 
+/* Its options are GNU-style (getopt_long); cmd_vm parses them itself. */
+const struct cli_command cli_vm = {
+  .name = "vm",
+  .usage = "boot a kernel in runvm's monitor (debugging, benchmarks)",
+};
+
 int
 cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
 {

@@ -164,7 +164,8 @@ e2e_bundle "$mb" /bin/testinit trap USR2 9
 e2e_bundle_set "$mb" '
 c["process"]["noNewPrivileges"] = False
 c["process"]["env"].append("MAIN_ENV=1")
-c["process"]["capabilities"] = {k: ["CAP_KILL", "CAP_CHOWN"] for k in ["bounding", "effective", "permitted"]}'
+c["process"]["capabilities"] = {k: ["CAP_KILL", "CAP_CHOWN"] for k in ["bounding", "effective", "permitted"]}
+c["process"]["user"] = {"uid": 0, "gid": 7, "additionalGids": [11], "umask": 63}'
 R run -d --pid-file "$tmp/main.pid" -b "$mb" main >"$tmp/main.out" 2>&1
 t_is "run --detach returns 0" "$?" 0
 st=$(R state main)
@@ -181,6 +182,20 @@ t_is "list --format json is a JSON array of states" "$got" "main:running"
 out=$(R exec --user 1000:1000 main /bin/testinit id)
 t_like "exec --user 1000:1000: uid" "$out" $'(^|\n)uid=1000\n'
 t_like "exec --user 1000:1000: gid" "$out" $'(^|\n)gid=1000\n'
+# runc's exec: --user UID keeps the container's gid, --additional-gids adds
+# to its groups, the rest of its user (umask) stays
+out=$(R exec --user 1000 main /bin/testinit id)
+t_like "exec --user 1000: the container's gid (7) stays" "$out" $'(^|\n)uid=1000\ngid=7\n'
+t_like "exec --user 1000: the container's groups and umask stay" "$out" $'(^|\n)groups=11\numask=0077\n'
+t_like "exec -g 20 --additional-gids=0x1e... refused: two forms of one flag (runc's words)" \
+	"$(R exec -g 20 --additional-gids=0x1e main /bin/testinit id 2>&1)" "Cannot use two forms of the same flag: g additional-gids"
+out=$(R exec -g 20 -g 0x1e main /bin/testinit id)
+t_like "exec -g 20 -g 0x1e: groups added to the container's" "$out" $'(^|\n)groups=11,20,30\n'
+out=$(R exec --user x:1 main /bin/testinit id 2>&1)
+t_is "exec --user x:1: runc's message and status" "$?:$(sed -n 's/.*msg="//p' <<<"$out")" \
+	'255:exec failed: parsing x as int for uid failed: strconv.Atoi: parsing \"x\": invalid syntax"'
+t_like "exec: flags after the id belong to the command" "$(R exec main /bin/testinit echo --tty -e X 2>&1)" "^--tty -e X$"
+t_is "exec --help: exit 0, runvm's help for exec" "$(R exec --help | head -2 | tail -1)" "   runvm exec - run another process in a running container"
 cap_eff() { sed -n 's/^CapEff=//p'; }
 has_sys_admin() { local v=$1; [ -n "$v" ] && echo $(((16#$v >> 21) & 1)); }
 t_is "without --cap the exec has no CAP_SYS_ADMIN" "$(has_sys_admin "$(R exec main /bin/testinit caps | cap_eff)")" 0
