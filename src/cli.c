@@ -1,6 +1,6 @@
 /* Command-line flags by runc's rules (see cli.h). The steps follow runc's
  * own: urfave/cli v1 moves the command's known flags in front of the other
- * arguments (not for exec), Go's flag package parses them, urfave/cli
+ * arguments (not for exec and ps), Go's flag package parses them, urfave/cli
  * refuses the long and short form of one flag together, then answers
  * --help, and runc's checkArgs counts the rest. */
 #include <config.h>
@@ -77,7 +77,7 @@ find_flag (const struct cli_command *c, const char *name, size_t len, size_t *in
   return NULL;
 }
 
-/* The NAME'th name of F, into BUF. */
+/* Name number FORM of F (0: the first), into BUF. */
 static const char *
 flag_name (const struct cli_flag *f, unsigned form, char *buf, size_t size)
 {
@@ -94,8 +94,9 @@ flag_name (const struct cli_flag *f, unsigned form, char *buf, size_t size)
   return buf;
 }
 
-/* urfave/cli's argIsFlag: "-x", "--x" or "--x=v" where x is a declared
- * flag of C ("-" and "--" never are). */
+/* urfave/cli's argIsFlag: "-x", "--x", "---x" or any of them with "=v",
+ * where x is a declared flag of C ("-" and "--" never are). Go's parser
+ * refuses "---x" later, wherever it was. */
 static bool
 arg_is_flag (const struct cli_command *c, const char *arg)
 {
@@ -103,7 +104,10 @@ arg_is_flag (const struct cli_command *c, const char *arg)
   unsigned form;
   if (arg[0] != '-' || strcmp (arg, "-") == 0 || strcmp (arg, "--") == 0)
     return false;
-  arg += arg[1] == '-' ? 2 : 1;
+  if (arg[1] == '-')
+    arg += 2;
+  if (arg[0] == '-')
+    arg++;
   return find_flag (c, arg, strcspn (arg, "="), &index, &form) != NULL;
 }
 

@@ -38,7 +38,7 @@ struct cli_command
   const char *args_usage;       /* "<container-id>" */
   const struct cli_flag *flags; /* ends with { NULL } */
   int min_args, max_args;       /* positional arguments; max -1: no limit */
-  bool no_reorder;              /* exec: nothing after the id is a flag of runvm's */
+  bool no_reorder;              /* exec, ps: nothing after the id is runvm's */
   void (*help) (FILE *out);     /* the global flags' help (names the commands) */
 };
 

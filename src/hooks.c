@@ -114,15 +114,6 @@ spawn_hook (const oci_hook *h, int in, int out, int errfd, int *error)
   return pid;
 }
 
-/* An errno or signal text in Go's words, as runc prints them: glibc's
- * with a lower-case first letter ("no such file or directory", "killed"). */
-static void
-go_words (const char *text, char *buf, size_t size)
-{
-  snprintf (buf, size, "%s", text);
-  buf[0] = (char) tolower ((unsigned char) buf[0]);
-}
-
 /* Runs hook number INDEX of KIND with STATE_JSON on its stdin; its stdout
  * and stderr are collected and only shown when it fails, in runc's words:
  * "error running KIND hook #N: exit status S, stdout: ..., stderr: ...". */

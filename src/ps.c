@@ -22,6 +22,7 @@ const struct cli_command cli_ps = {
   .flags = ps_flags,
   .min_args = 1,
   .max_args = -1,
+  .no_reorder = true, /* after the id: ps(1)'s options, for runc */
 };
 
 int

@@ -1,11 +1,10 @@
 /* runvm spec [--bundle DIR]: writes a default config.json that runs in
  * runvm (runc's default, with the VM section runvm honours). */
 #include <config.h>
+#include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "utils.h"
@@ -73,17 +72,21 @@ int
 cmd_spec (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
   const char *bundle = cli_get (a, "bundle")->str ? cli_get (a, "bundle")->str : ".";
-  cleanup_free char *path = NULL;
   cleanup_close int fd = -1;
+  char why[128];
 
-  if (asprintf (&path, "%s/config.json", bundle) < 0)
-    abort ();
-  fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  /* runc changes into the bundle first, and says so when it cannot */
+  if (chdir (bundle) < 0)
+    {
+      go_words (strerror (errno), why, sizeof why);
+      return runvm_make_error (err, 0, "chdir %s: %s", bundle, why);
+    }
+  fd = open ("config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0 && errno == EEXIST)
     return runvm_make_error (err, 0, "File config.json exists. Remove it first");
   if (fd < 0)
-    return runvm_make_error (err, errno, "open `%s`", path);
+    return runvm_make_error (err, errno, "open `%s/config.json`", bundle);
   if (write_all (fd, default_spec, sizeof default_spec - 1) < 0)
-    return runvm_make_error (err, errno, "write `%s`", path);
+    return runvm_make_error (err, errno, "write `%s/config.json`", bundle);
   return 0;
 }

@@ -2,7 +2,9 @@
 #include <config.h>
 #include "utils.h"
 
+#include <ctype.h>
 #include <dirent.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -343,4 +345,11 @@ text_sanitize (char *dst, size_t cap, const char *src, bool keep_lines)
     }
   dst[o] = '\0';
   return dst;
+}
+
+void
+go_words (const char *text, char *buf, size_t size)
+{
+  snprintf (buf, size, "%s", text);
+  buf[0] = (char) tolower ((unsigned char) buf[0]);
 }

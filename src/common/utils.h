@@ -66,6 +66,10 @@ steal_fd (int *fd)
 
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
 
+/* An errno or signal text in Go's words, as runc prints them: glibc's
+ * with a lower-case first letter ("no such file or directory", "killed"). */
+void go_words (const char *text, char *buf, size_t size);
+
 /* Reads/writes the whole buffer, retrying on EINTR and short transfers.
  * Return 0 on success, -1 with errno set (read_all: EPIPE-free short EOF
  * returns the number of bytes actually read via *got if non-NULL). */

@@ -255,6 +255,7 @@ main (void)
   refused (&one, "-bogus=1 id", "flag provided but not defined: -bogus");
   refused (&bare, "--force id", "flag provided but not defined: -force");
   refused (&one, "---force id", "bad flag syntax: ---force");
+  refused (&one, "id ---force", "bad flag syntax: ---force"); /* moved in front: "-force" is known */
   refused (&one, "-=x id", "bad flag syntax: -=x");
   refused (&one, "--=x id", "bad flag syntax: --=x");
   refused (&one, "--bundle", "flag needs an argument: -bundle");
