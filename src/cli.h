@@ -59,7 +59,7 @@ struct cli_value
 struct cli_args
 {
   const struct cli_command *cmd;
-  struct cli_value v[CLI_MAX_FLAGS + 1]; /* + the implicit help flag */
+  struct cli_value v[CLI_MAX_FLAGS + 1]; /* v[i] is cmd->flags[i]'s; then the implicit help flag */
   char **argv;                           /* the positional arguments, after the flags */
   int argc;
   char **order; /* the arguments as urfave/cli reorders them (owned) */
@@ -69,7 +69,8 @@ struct cli_args
  * to go on, 1 when --help/-h was given (the help is printed on OUT: the
  * command is done, with status 0), or -1 with *ERR set. As runc, a refusal
  * also prints "Incorrect Usage" and the command's help on OUT, and an
- * argument count error names PROG (runc's os.Args[0]). */
+ * argument count error names PROG (runc's os.Args[0]). A is filled in
+ * every case: cli_args_release frees what it holds. */
 int cli_parse (const struct cli_command *c, const char *prog, int argc, char **argv, struct cli_args *a, FILE *out,
                runvm_error_t *err);
 /* The value of the flag whose long name is NAME (aborts on a name the
