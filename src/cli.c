@@ -448,6 +448,19 @@ cli_get (const struct cli_args *a, const char *name)
   return &a->v[index];
 }
 
+const char *
+cli_string (const struct cli_args *a, const char *name, const char *dflt)
+{
+  const struct cli_value *v = cli_get (a, name);
+  return v->str ? v->str : dflt;
+}
+
+const char *
+cli_long_name (const struct cli_flag *f, char *buf, size_t size)
+{
+  return flag_name (f, 0, buf, size);
+}
+
 void
 cli_args_release (struct cli_args *a)
 {

@@ -76,6 +76,10 @@ int cli_parse (const struct cli_command *c, const char *prog, int argc, char **a
 /* The value of the flag whose long name is NAME (aborts on a name the
  * command does not declare: a programming error). */
 const struct cli_value *cli_get (const struct cli_args *a, const char *name);
+/* The string flag NAME's value, or DFLT when it was not given. */
+const char *cli_string (const struct cli_args *a, const char *name, const char *dflt);
+/* F's long name (its first), into BUF. */
+const char *cli_long_name (const struct cli_flag *f, char *buf, size_t size);
 void cli_args_release (struct cli_args *a);
 void cli_help (const struct cli_command *c, const char *prog, FILE *out);
 

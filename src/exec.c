@@ -514,12 +514,13 @@ fail:
 int
 cmd_exec (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
+  const char *cwd = cli_string (a, "cwd", "");
   struct exec_options o = {
     .process_file = cli_get (a, "process")->str,
     .pid_file = cli_get (a, "pid-file")->str,
     .console_socket = cli_get (a, "console-socket")->str,
     /* runc overrides the cwd only with a non-empty --cwd */
-    .cwd = cli_get (a, "cwd")->str && *cli_get (a, "cwd")->str ? cli_get (a, "cwd")->str : NULL,
+    .cwd = *cwd ? cwd : NULL,
     .user = cli_get (a, "user")->str,
     .tty = cli_get (a, "tty")->on,
     .detach = cli_get (a, "detach")->on,

@@ -26,7 +26,7 @@ const struct cli_command cli_list = {
 int
 cmd_list (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  const char *format = cli_get (a, "format")->str ? cli_get (a, "format")->str : "table";
+  const char *format = cli_string (a, "format", "table");
   bool quiet = cli_get (a, "quiet")->on, json = strcmp (format, "json") == 0, first = true;
   DIR *d;
   struct dirent *de;

@@ -28,7 +28,7 @@ const struct cli_command cli_ps = {
 int
 cmd_ps (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  const char *format = cli_get (a, "format")->str ? cli_get (a, "format")->str : "table";
+  const char *format = cli_string (a, "format", "table");
   cleanup_free char *dir = NULL;
   struct container_state st;
   bool json = strcmp (format, "json") == 0;

@@ -121,11 +121,9 @@ main (int argc, char **argv)
     }
   g.debug = cli_get (&ga, "debug")->on;
   g.systemd_cgroup = cli_get (&ga, "systemd-cgroup")->on;
-  if (cli_get (&ga, "root")->set)
-    g.root = cli_get (&ga, "root")->str;
-  g.log = cli_get (&ga, "log")->str;
-  if (cli_get (&ga, "log-format")->set)
-    g.log_format = cli_get (&ga, "log-format")->str;
+  g.root = cli_string (&ga, "root", g.root);
+  g.log = cli_string (&ga, "log", NULL);
+  g.log_format = cli_string (&ga, "log-format", g.log_format);
   if (strcmp (g.log_format, "text") && strcmp (g.log_format, "json"))
     {
       char msg[512];

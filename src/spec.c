@@ -71,7 +71,7 @@ const struct cli_command cli_spec = {
 int
 cmd_spec (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
 {
-  const char *bundle = cli_get (a, "bundle")->str ? cli_get (a, "bundle")->str : ".";
+  const char *bundle = cli_string (a, "bundle", ".");
   cleanup_close int fd = -1;
   char why[128];
 

@@ -2,8 +2,6 @@
  * (no hotplug yet), so resource changes are refused with a clear error
  * rather than silently ignored. */
 #include <config.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "commands.h"
 #include "container.h"
@@ -48,12 +46,9 @@ cmd_update (struct runvm_global *g, struct cli_args *a, runvm_error_t *err)
   container_state_release (&st);
   for (i = 0; update_flags[i].names; i++)
     if (a->v[i].set)
-      {
-        snprintf (name, sizeof name, "%.*s", (int) strcspn (update_flags[i].names, ","), update_flags[i].names);
-        return runvm_make_error (err, 0,
-                                 "runvm cannot change --%s of a running container: the VM's vCPUs and memory are "
-                                 "fixed when it boots",
-                                 name);
-      }
+      return runvm_make_error (err, 0,
+                               "runvm cannot change --%s of a running container: the VM's vCPUs and memory are "
+                               "fixed when it boots",
+                               cli_long_name (&update_flags[i], name, sizeof name));
   return 0;
 }

@@ -217,6 +217,13 @@ main (void)
   TAP_OK (parse (&one, "id") == 0 && cli_get (&a, "bundle")->str == NULL && !cli_get (&a, "bundle")->set
               && !cli_get (&a, "force")->on,
           "flags not given are unset");
+  TAP_OK (strcmp (cli_string (&a, "bundle", "."), ".") == 0, "cli_string: the default when not given");
+  {
+    char name[32];
+    TAP_OK (strcmp (cli_long_name (&flags[0], name, sizeof name), "bundle") == 0, "cli_long_name: bundle, b -> bundle");
+  }
+  TAP_OK (parse (&one, "-b x id") == 0 && strcmp (cli_string (&a, "bundle", "."), "x") == 0,
+          "cli_string: the value when given");
   TAP_OK (parse (&one, "--force=false id") == 0 && !cli_get (&a, "force")->on && cli_get (&a, "force")->set,
           "--force=false: set, off");
   TAP_OK (parse (&one, "-f=T id") == 0 && cli_get (&a, "force")->on, "-f=T: on");
