@@ -5,6 +5,7 @@
  * --help, and runc's checkArgs counts the rest. */
 #include <config.h>
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -216,6 +217,21 @@ cli_parse_int (const char *s, long long *out)
   return 0;
 }
 
+/* strconv.ParseInt(s, 10, 64), which urfave/cli's Int64Slice uses: a
+ * sign and decimal digits only ("0x1e" is refused there). */
+static int
+parse_decimal (const char *s, long long *out)
+{
+  const char *p = s + (*s == '+' || *s == '-');
+  char *end;
+
+  if (*p == '\0' || strspn (p, "0123456789") != strlen (p))
+    return -1;
+  errno = 0;
+  *out = strtoll (s, &end, 10);
+  return errno == ERANGE ? -2 : 0;
+}
+
 int
 cli_parse_duration (const char *s, double *seconds)
 {
@@ -307,7 +323,7 @@ set_value (const struct cli_command *c, const char *prog, FILE *out, const struc
       break;
     case CLI_STRINGS:
     case CLI_INTS:
-      if (f->kind == CLI_INTS && (r = cli_parse_int (value, &v->num)) < 0)
+      if (f->kind == CLI_INTS && (r = parse_decimal (value, &v->num)) < 0)
         /* urfave/cli's own flag type: Go prints strconv's error whole */
         return usage_error (c, prog, out, err,
                             "invalid value \"%s\" for flag -%.*s: strconv.ParseInt: parsing \"%s\": %s", value,

@@ -275,6 +275,10 @@ main (void)
            "invalid value \"99999999999999999999\" for flag -preserve-fds: value out of range");
   refused (&one, "--interval 2 id", "invalid value \"2\" for flag -interval: parse error");
   refused (&exec_like, "-g x id", "invalid value \"x\" for flag -g: strconv.ParseInt: parsing \"x\": invalid syntax");
+  refused (&exec_like, "-g 0x1e id",
+           "invalid value \"0x1e\" for flag -g: strconv.ParseInt: parsing \"0x1e\": invalid syntax");
+  TAP_OK (parse (&exec_like, "-g 010 id") == 0 && cli_get (&a, "additional-gids")->nums[0] == 10,
+          "an int list flag is decimal only (runc's Int64Slice): 010 is ten");
   refused (&one, "", "runvm: \"state\" requires exactly 1 argument(s)");
   TAP_OK (strncmp (out_text, "Incorrect Usage.\n\nNAME:\n", 24) == 0,
           "... and stdout has runc's 'Incorrect Usage.' line, then the help");
