@@ -340,7 +340,8 @@ vm_create (struct vm **out, const struct vm_config *cfg, runvm_error_t *err)
     }
   /* noreplace-smp: a one-vCPU guest would otherwise rewrite every LOCK
    * prefix of its kernel, one text_poke (and two page-table switches) each:
-   * ~15 % of a small guest's boot in the emulated test host. */
+   * ~15 % of a small guest's boot in the emulated test host. bench/boot
+   * gives QEMU's guest this same line: keep the two alike. */
   snprintf (vm->cmdline, sizeof vm->cmdline,
             "console=ttyS0 8250.nr_uarts=1 reboot=k panic=-1 pci=off nomodule i8042.noaux i8042.nomux "
             "i8042.nopnp i8042.dumbkbd tsc=reliable no_timer_check noreplace-smp quiet");
