@@ -4,6 +4,7 @@
  * 252 guest halted, 137 stopped by a signal; 1 setup error. */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,20 @@
 #include "vm.h"
 
 static struct vm *running_vm;
+
+/* A whole decimal number from 1 to MAX, digits only ("" "4x" "-1" "0x10"
+ * and out-of-range values are refused). */
+static bool
+parse_count (const char *s, unsigned long long max, unsigned long long *out)
+{
+  char *end;
+
+  if (*s < '0' || *s > '9')
+    return false;
+  errno = 0;
+  *out = strtoull (s, &end, 10);
+  return errno == 0 && *end == '\0' && *out >= 1 && *out <= max;
+}
 
 static void
 on_signal (int sig)
@@ -71,7 +86,12 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
   enum vm_end_reason why;
   struct sigaction sa;
   bool timing = false;
+  unsigned long long n;
+  struct timespec start_rt;
   int c;
+
+  /* For --timing: when this process got here, next to the caller's clock. */
+  clock_gettime (CLOCK_REALTIME, &start_rt);
 
   optind = 1;
   while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1)
@@ -84,10 +104,15 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
         cfg.initrd_path = optarg;
         break;
       case 'c':
-        cfg.vcpus = (unsigned) strtoul (optarg, NULL, 10);
+        if (!parse_count (optarg, VM_MAX_VCPUS, &n))
+          return runvm_make_error (err, 0, "vm: --cpus expects a number of vCPUs from 1 to %d, not '%s'", VM_MAX_VCPUS,
+                                   optarg);
+        cfg.vcpus = (unsigned) n;
         break;
       case 'm':
-        cfg.mem_bytes = strtoull (optarg, NULL, 10) << 20;
+        if (!parse_count (optarg, 1ULL << 20, &n))
+          return runvm_make_error (err, 0, "vm: --mem expects a size in MiB, not '%s'", optarg);
+        cfg.mem_bytes = n << 20;
         break;
       case 'o':
         if (strcmp (optarg, "-") == 0)
@@ -188,6 +213,17 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
       for (i = 0; i < VM_N_PHASES; i++)
         fprintf (stderr, "%s%s %.1f", i ? ", " : "", vm_phase_names[i], vm->phase_ns[i] / 1e6);
       fprintf (stderr, " ms)\n");
+      if (vm->setup_done_ns)
+        {
+          struct timespec rt, mono;
+          double first;
+          clock_gettime (CLOCK_REALTIME, &rt);
+          clock_gettime (CLOCK_MONOTONIC, &mono);
+          first = rt.tv_sec + rt.tv_nsec / 1e9
+                  - ((uint64_t) mono.tv_sec * 1000000000ULL + mono.tv_nsec - vm->setup_done_ns) / 1e9;
+          fprintf (stderr, "runvm vm: CLOCK_REALTIME %.6f at the start of 'runvm vm', %.6f at the first KVM_RUN\n",
+                   start_rt.tv_sec + start_rt.tv_nsec / 1e9, first);
+        }
     }
   if (why != VM_END_POWEROFF)
     fprintf (stderr, "runvm vm: %s%s%s\n", vm_end_reason_string (why), vm->end_detail[0] ? ": " : "",
