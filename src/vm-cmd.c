@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,13 +125,9 @@ cmd_vm (struct runvm_global *g, int argc, char **argv, runvm_error_t *err)
         cfg.cmdline = optarg;
         break;
       case 'X':
-        {
-          char *end;
-          errno = 0;
-          cfg.console_log_max = strtoull (optarg, &end, 10);
-          if (errno || end == optarg || *end || cfg.console_log_max == 0)
-            return runvm_make_error (err, 0, "--console-max expects a number of bytes above 0");
-        }
+        if (!parse_count (optarg, ULLONG_MAX, &n))
+          return runvm_make_error (err, 0, "--console-max expects a number of bytes above 0");
+        cfg.console_log_max = n;
         break;
       case 'v':
         cfg.vsock_uds = optarg;
